@@ -1,0 +1,1 @@
+"""The scheduled renewal job: ACME DNS-01, PKCS#8, upload to Twilio."""

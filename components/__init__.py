@@ -1,0 +1,1 @@
+"""Pulumi ComponentResources and dynamic providers: the only code that imports pulumi."""

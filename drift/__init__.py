@@ -1,0 +1,1 @@
+"""The drift checker: probe, judge, report."""

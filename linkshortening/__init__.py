@@ -1,0 +1,1 @@
+"""lsctl's shared core: stack config, Twilio targets, desired records, Twilio and DNS clients."""

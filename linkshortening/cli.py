@@ -1,0 +1,79 @@
+"""`lsctl`: the command line. Subcommands are imported only when run, so --help stays fast."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+from typing import Protocol
+
+# name -> (module, one-line help). A module provides configure(parser) and run(args) -> int.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "records": ("linkshortening.records_cli",
+                "validate a stack file and print the DNS records each domain needs"),
+    "sandbox": ("sandbox.cli",
+                "run the local sandbox (Pebble, BIND 9, moto) that the demo and tests use"),
+}
+
+EXIT_USAGE = 2
+
+DESCRIPTION = """\
+Keep Twilio Link Shortening custom domains correct: DNS records, TLS certificates and
+Twilio-side settings, declared in stacks/Pulumi.<stack>.yaml.
+
+Run `lsctl COMMAND --help` for the options of a command."""
+
+
+class Command(Protocol):
+    def configure(self, parser: argparse.ArgumentParser) -> None: ...
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lsctl", description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    for name, (module, help_text) in COMMANDS.items():
+        child = sub.add_parser(name, help=help_text, description=help_text,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+        if name == chosen:  # only the command being run pays for its imports
+            command: Command = importlib.import_module(module)
+            command.configure(child)
+            child.set_defaults(_run=command.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(args_list)
+    args = parser.parse_args(args_list)
+    try:
+        code: int = args._run(args)
+    except KeyboardInterrupt:
+        print("lsctl: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        return report_error(exc)
+    return code
+
+
+def report_error(exc: Exception) -> int:
+    """One clear line for every expected failure; a traceback only with LSCTL_DEBUG=1."""
+    from linkshortening.errors import is_user_error
+
+    if os.environ.get("LSCTL_DEBUG"):
+        raise exc
+    if is_user_error(exc):
+        print(f"lsctl: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"lsctl: internal error: {exc.__class__.__name__}: {exc}\n"
+          "  (set LSCTL_DEBUG=1 for details and report it)", file=sys.stderr)
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

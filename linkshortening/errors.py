@@ -1,0 +1,15 @@
+"""Which exceptions are the user's to fix (one clear line, exit 2) rather than lsctl's bugs."""
+
+from __future__ import annotations
+
+# Names, not imports: checking an error must not import the modules that define them.
+USER_ERRORS = {
+    "linkshortening.config.ConfigError",
+    "linkshortening.secrets.MissingSecret",
+    "linkshortening.rfc2136.DnsUpdateError",
+    "sandbox.process.ServiceError",
+}
+
+
+def is_user_error(exc: BaseException) -> bool:
+    return any(f"{cls.__module__}.{cls.__qualname__}" in USER_ERRORS for cls in type(exc).__mro__)

@@ -1,0 +1,128 @@
+"""`lsctl sandbox`: start, stop, inspect and seed the local sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+EPILOG = """\
+typical session:
+  lsctl sandbox up                 # start BIND 9, Pebble and moto on free loopback ports
+  eval "$(lsctl sandbox env)"      # point lsctl, boto3 and ACME clients at them
+  lsctl sandbox seed               # write the sandbox stack's records by RFC 2136
+  lsctl sandbox down               # stop everything; no process is left behind
+
+State, generated config and logs live in --dir (default: .sandbox/ in the project)."""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    up = actions.add_parser("up", help="start the sandbox services in the background")
+    up.add_argument("--stack", default="sandbox",
+                    help="stack whose zones the DNS server serves (default: sandbox)")
+    actions.add_parser("down", help="stop every sandbox service")
+    actions.add_parser("status", help="show each service and whether it runs (exit 1 if not)")
+    actions.add_parser("env", help="print shell exports for the running sandbox (no secrets)")
+    seed = actions.add_parser(
+        "seed", help="write a stack's desired records into the sandbox DNS, print its answers")
+    seed.add_argument("--stack", default="sandbox", help="stack to seed (default: sandbox)")
+    for child in actions.choices.values():
+        child.add_argument("--dir", type=Path, default=None,
+                           help="sandbox state directory (default: $LSCTL_SANDBOX_DIR or "
+                                ".sandbox/ in the project)")
+
+
+def sandbox_dir(explicit: Path | None) -> Path:
+    if explicit is not None:
+        return explicit
+    if os.environ.get("LSCTL_SANDBOX_DIR"):
+        return Path(os.environ["LSCTL_SANDBOX_DIR"])
+    from linkshortening.config import ConfigError, find_project_dir
+
+    try:
+        return find_project_dir() / ".sandbox"
+    except ConfigError:
+        return Path.cwd() / ".sandbox"
+
+
+def run(args: argparse.Namespace) -> int:
+    directory = sandbox_dir(args.dir)
+    handler = {"up": _up, "down": _down, "status": _status, "env": _env, "seed": _seed}
+    return handler[args.action](args, directory)
+
+
+def _up(args: argparse.Namespace, directory: Path) -> int:
+    from rich.console import Console
+
+    from linkshortening.config import load_stack
+    from sandbox.lifecycle import SandboxOptions, up
+
+    stack = load_stack(args.stack)
+    console = Console(stderr=True)
+    with console.status("starting BIND 9, Pebble and moto..."):
+        state = up(directory, SandboxOptions(zones=stack.zones, attached=False))
+    console.print(f"sandbox up in {state.directory}")
+    console.print(f"  DNS (BIND 9)   {state.dns}  zones: {', '.join(state.zones)}")
+    console.print(f"  ACME (Pebble)  {state.acme_directory}")
+    console.print(f"  AWS (moto)     {state.aws_endpoint}")
+    console.print('next: eval "$(lsctl sandbox env)"')
+    return 0
+
+
+def _down(args: argparse.Namespace, directory: Path) -> int:
+    from sandbox.lifecycle import down
+
+    stopped = down(directory)
+    print(f"sandbox down ({', '.join(stopped) or 'nothing was running'})")
+    return 0
+
+
+def _status(args: argparse.Namespace, directory: Path) -> int:
+    from sandbox.lifecycle import status
+
+    rows = status(directory)
+    for name, pid, alive in rows:
+        print(f"{name:8} pid {pid:<8} {'running' if alive else 'NOT RUNNING'}")
+    return 0 if all(alive for _, _, alive in rows) else 1
+
+
+def _env(args: argparse.Namespace, directory: Path) -> int:
+    from sandbox.lifecycle import SandboxState, shell_exports
+
+    state = SandboxState.load(directory)
+    # twilio-python rewrites a custom base URL's host when these are set.
+    print(shell_exports(state.env(), unset=("TWILIO_REGION", "TWILIO_EDGE")), end="")
+    return 0
+
+
+def _seed(args: argparse.Namespace, directory: Path) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from linkshortening.config import load_stack
+    from sandbox.lifecycle import SandboxState
+    from sandbox.seed import ask, seed
+
+    stack = load_stack(args.stack)
+    state = SandboxState.load(directory)
+    missing = [z for z in stack.zones if z not in state.zones]
+    if missing:
+        from sandbox.process import ServiceError
+
+        raise ServiceError(f"the sandbox does not serve {', '.join(missing)}; "
+                           f"restart it with `lsctl sandbox up --stack {args.stack}`")
+    written = seed(stack, state.dns, state.tsig_key())
+    table = Table(title=f"What {state.dns} answers after seeding stack {stack.name}")
+    for column in ("domain", "type", "ttl", "answer", "matches declared"):
+        table.add_column(column)
+    ok = True
+    for record in written:
+        answer = ask(state.dns, record.name, record.type)
+        match = answer.values == record.values and answer.ttl == record.ttl
+        ok &= match
+        table.add_row(record.name, record.type, str(answer.ttl or "-"),
+                      "\n".join(answer.values) or answer.rcode, "yes" if match else "NO")
+    Console().print(table)
+    return 0 if ok else 1

@@ -1,0 +1,246 @@
+"""Bring the sandbox up and down; the CLI, the demo and the pytest fixtures all use this."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from linkshortening.files import write_atomic
+from linkshortening.rfc2136 import Endpoint, TsigKey
+from sandbox import bind, moto_server, pebble, process
+from sandbox.process import ServiceError, Started
+from sandbox.tls import write_listener_tls
+
+STATE_FILE = "state.json"
+START_TIMEOUT = 30.0
+START_ATTEMPTS = 3  # a free port can be taken between choosing it and binding it
+
+
+@dataclass
+class SandboxState:
+    """What a running sandbox is: where its files are, its ports and its processes."""
+
+    directory: str
+    zones: list[str]
+    dns_port: int
+    acme_port: int
+    acme_management_port: int
+    aws_port: int
+    tsig_key_name: str
+    tsig_algorithm: str
+    services: list[Started] = field(default_factory=list)
+
+    @property
+    def path(self) -> Path:
+        return Path(self.directory)
+
+    @property
+    def dns(self) -> Endpoint:
+        return Endpoint("127.0.0.1", self.dns_port)
+
+    @property
+    def ca_bundle(self) -> Path:
+        """Trust anchor for the ACME listener's TLS certificate."""
+        return self.path / "tls" / "ca.pem"
+
+    @property
+    def pebble_root(self) -> Path:
+        """Pebble's issuing root: what the sandbox's certificates chain up to."""
+        return self.path / "pebble-root.pem"
+
+    @property
+    def tsig_secret_file(self) -> Path:
+        return self.path / "tsig.secret"
+
+    @property
+    def acme_directory(self) -> str:
+        return pebble.directory_url(self.acme_port)
+
+    @property
+    def aws_endpoint(self) -> str:
+        return moto_server.endpoint(self.aws_port)
+
+    def tsig_key(self) -> TsigKey:
+        return TsigKey(self.tsig_key_name, self.tsig_algorithm,
+                       self.tsig_secret_file.read_text().strip())
+
+    def env(self) -> dict[str, str]:
+        """Variables that point lsctl, boto3 and the ACME client at the sandbox (no secrets)."""
+        return {
+            "LSCTL_SANDBOX_DIR": self.directory,
+            "LSCTL_RFC2136_SERVER": str(self.dns),
+            "LSCTL_DNS_RESOLVER": str(self.dns),
+            "LSCTL_TSIG_SECRET_FILE": str(self.tsig_secret_file),
+            "LSCTL_ACME_DIRECTORY": self.acme_directory,
+            "LSCTL_ACME_CA_BUNDLE": str(self.ca_bundle),
+            "AWS_ENDPOINT_URL": self.aws_endpoint,
+            **moto_server.AWS_ENV,
+        }
+
+    def save(self) -> None:
+        write_atomic(self.path / STATE_FILE, json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, directory: Path) -> SandboxState:
+        path = directory / STATE_FILE
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ServiceError(f"no sandbox is running in {directory} (no {STATE_FILE}); "
+                               "start one with `lsctl sandbox up`") from None
+        except (OSError, ValueError) as exc:
+            raise ServiceError(f"{path} is unreadable ({exc}); run `lsctl sandbox down` "
+                               "and `lsctl sandbox up` again") from None
+        data["services"] = [Started(**s) for s in data.get("services", [])]
+        return cls(**data)
+
+
+def shell_exports(env: Mapping[str, str], unset: tuple[str, ...] = ()) -> str:
+    """`export` lines for `eval "$(lsctl sandbox env)"`."""
+    lines = [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
+    lines += [f"unset {name}" for name in unset]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class SandboxOptions:
+    zones: tuple[str, ...]
+    attached: bool = True  # False for `lsctl sandbox up`, whose services outlive it
+    pebble_env: Mapping[str, str] = field(default_factory=dict)  # fault knobs for tests
+
+
+def up(directory: Path, options: SandboxOptions) -> SandboxState:
+    """Start BIND 9, Pebble and moto; return once every one answers. Stops all on failure."""
+    if not options.zones:
+        raise ServiceError("the sandbox needs at least one zone to serve")
+    existing = _running_state(directory)
+    if existing is not None:
+        raise ServiceError(f"a sandbox is already running in {directory}; "
+                           "`lsctl sandbox down` first")
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "logs").mkdir(exist_ok=True)
+    key = bind.new_tsig_key()
+    write_atomic(directory / "tsig.secret", key.secret + "\n")
+    state = SandboxState(str(directory.resolve()), list(options.zones), 0, 0, 0, 0,
+                         key.name, key.algorithm)
+    try:
+        _start_bind(state, key, options)
+        _start_pebble(state, options)
+        _start_moto(state, options)
+    except BaseException:
+        _stop_all(state)
+        raise
+    state.save()
+    return state
+
+
+def _start_with_retries(name: str, attempt_start: Callable[[], None]) -> None:
+    last: ServiceError | None = None
+    for _ in range(START_ATTEMPTS):
+        try:
+            attempt_start()
+            return
+        except ServiceError as exc:
+            last = exc
+    raise ServiceError(f"{name} did not start after {START_ATTEMPTS} attempts: {last}")
+
+
+def _launch(state: SandboxState, name: str, argv: list[str], options: SandboxOptions,
+            env: Mapping[str, str] | None = None) -> Started:
+    log = state.path / "logs" / f"{name}.log"
+    _, started = process.start(name, argv, log, env=env, cwd=state.path,
+                                  attached=options.attached)
+    state.services.append(started)
+    return started
+
+
+def _ready_or_stop(state: SandboxState, started: Started, check: Callable[[], bool],
+                   name: str) -> None:
+    try:
+        process.wait_until(check, START_TIMEOUT, name,
+                           alive=lambda: process.is_running(started), log=Path(started.log))
+    except ServiceError:
+        process.stop(started)
+        state.services.remove(started)
+        raise
+
+
+def _start_bind(state: SandboxState, key: TsigKey, options: SandboxOptions) -> None:
+    def attempt() -> None:
+        state.dns_port = process.free_port()
+        conf = bind.write_config(state.path / "bind", options.zones, key, state.dns_port)
+        started = _launch(state, "named", bind.argv(conf), options)
+        _ready_or_stop(state, started, lambda: bind.serves(state.dns_port, options.zones[0]),
+                       "BIND 9 (named)")
+
+    _start_with_retries("BIND 9 (named)", attempt)
+
+
+def _start_pebble(state: SandboxState, options: SandboxOptions) -> None:
+    _, cert, key = write_listener_tls(state.path / "tls")
+
+    def attempt() -> None:
+        state.acme_port = process.free_port()
+        state.acme_management_port = process.free_port()
+        config = pebble.write_config(state.path, state.acme_port, state.acme_management_port,
+                                     cert, key, (process.free_port(), process.free_port()))
+        env = {**pebble.base_env(), **options.pebble_env}
+        started = _launch(state, "pebble", pebble.argv(config, state.dns_port), options, env)
+        _ready_or_stop(state, started, lambda: pebble.serves(state.acme_port, state.ca_bundle),
+                       "Pebble")
+
+    _start_with_retries("Pebble", attempt)
+    write_atomic(state.pebble_root, pebble.fetch_root(state.acme_management_port, state.ca_bundle),
+                 mode=0o644)
+
+
+def _start_moto(state: SandboxState, options: SandboxOptions) -> None:
+    def attempt() -> None:
+        state.aws_port = process.free_port()
+        started = _launch(state, "moto", moto_server.argv(state.aws_port), options,
+                          moto_server.AWS_ENV)
+        _ready_or_stop(state, started, lambda: moto_server.serves(state.aws_port), "moto server")
+
+    _start_with_retries("moto server", attempt)
+
+
+def _stop_all(state: SandboxState) -> None:
+    for started in reversed(state.services):
+        process.stop(started)
+
+
+def _running_state(directory: Path) -> SandboxState | None:
+    try:
+        state = SandboxState.load(directory)
+    except ServiceError:
+        return None
+    return state if any(process.is_running(s) for s in state.services) else None
+
+
+def down(directory: Path) -> list[str]:
+    """Stop every service of the sandbox in `directory`; return the names stopped."""
+    state = SandboxState.load(directory)
+    stopped = [s.name for s in state.services if process.is_running(s)]
+    _stop_all(state)
+    (directory / STATE_FILE).unlink(missing_ok=True)
+    return stopped
+
+
+def status(directory: Path) -> list[tuple[str, int, bool]]:
+    """(service, pid, running) for each service of the sandbox in `directory`."""
+    state = SandboxState.load(directory)
+    return [(s.name, s.pid, process.is_running(s)) for s in state.services]
+
+
+@contextmanager
+def running(directory: Path, options: SandboxOptions) -> Iterator[SandboxState]:
+    """A sandbox for the duration of a `with` block (tests, demo)."""
+    state = up(directory, options)
+    try:
+        yield state
+    finally:
+        down(directory)

@@ -1,0 +1,36 @@
+"""`lsctl --help` lists the commands and stays light: subcommands load only when run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from linkshortening.cli import COMMANDS
+from tests.conftest import lsctl_argv
+
+HEAVY = ("rich", "yaml", "dns", "boto3", "twilio", "cryptography", "acme", "pulumi",
+         "sandbox.lifecycle", "linkshortening.config")
+
+
+def test_help_lists_every_subcommand() -> None:
+    result = subprocess.run(lsctl_argv("--help"), capture_output=True, text=True, check=True)
+    for name, (_, help_text) in COMMANDS.items():
+        assert name in result.stdout
+        assert help_text.split()[0] in result.stdout
+
+
+def test_help_imports_no_subcommand_dependencies() -> None:
+    probe = ("import sys, contextlib, io\n"
+             "from linkshortening.cli import main\n"
+             "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+             "    main(['--help'])\n"
+             f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r} "
+             f"or m in {HEAVY!r}))\n")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    assert loaded == "[]"
+
+
+def test_no_command_is_a_usage_error() -> None:
+    result = subprocess.run(lsctl_argv(), capture_output=True, text=True, check=False)
+    assert result.returncode == 2 and "COMMAND" in result.stderr

@@ -1,0 +1,221 @@
+"""Stack files: the shipped ones load, and every kind of bad input gets one clear message."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from linkshortening.cli import main
+from linkshortening.config import ConfigError, load_stack, load_stack_file
+from linkshortening.targets import CNAME_TARGET, DEFAULT_ALLOWED_IPS
+from tests.conftest import ROOT, lsctl_argv
+
+GOOD_SID = "DN" + "a" * 32
+GOOD_MG = "MG" + "b" * 32
+
+
+def write_stack(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "Pulumi.t.yaml"
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def domain_stack(tmp_path: Path, domain_yaml: str, extra: str = "") -> Path:
+    body = "config:\n" + textwrap.indent(textwrap.dedent(extra), "  ") + "  lsctl:domains:\n"
+    return write_stack(tmp_path, body + textwrap.indent(textwrap.dedent(domain_yaml), "    "))
+
+
+def test_shipped_sandbox_stack_loads() -> None:
+    stack = load_stack("sandbox", ROOT)
+    assert stack.name == "sandbox"
+    assert [d.fqdn for d in stack.domains][:2] == ["lsctl.test", "go.lsctl.test"]
+    root, sub = stack.domains[0], stack.domains[1]
+    assert root.is_root and not sub.is_root
+    assert stack.zones == ("lsctl.test",)
+    assert root.dns is not None and root.dns.provider == "rfc2136"
+    assert stack.targets.allowed_ips == DEFAULT_ALLOWED_IPS
+    assert stack.targets.cname_target == CNAME_TARGET
+
+
+def test_shipped_example_stack_loads() -> None:
+    stack = load_stack("example", ROOT)
+    by_name = {d.fqdn: d for d in stack.domains}
+    assert by_name["example-links.com"].is_root
+    assert by_name["go.example.com"].alt_names == ("*.go.example.com",)
+    assert by_name["go.example.com"].ttl == 3600
+    org = by_name["sms.example.org"].dns
+    assert org is not None and org.provider == "rfc2136" and org.server == "ns1.example.org:53"
+    assert by_name["example-links.com"].dns is not None
+    assert by_name["example-links.com"].dns.provider == "route53"
+
+
+def test_defaults_and_normalisation(tmp_path: Path) -> None:
+    path = domain_stack(tmp_path, f"""\
+        - fqdn: Links.Example.COM.
+          zone: example.com
+          domainSid: {GOOD_SID}
+        """, extra="lsctl:allowedIps: [192.0.2.1]\nlsctl:ttl: 600\n")
+    spec = load_stack_file(path).domains[0]
+    assert spec.fqdn == "links.example.com" and not spec.is_root
+    assert spec.ttl == 600 and spec.continue_on_failure and not spec.disable_https
+    assert spec.certificate == "acme"
+    assert load_stack_file(path).targets.allowed_ips == ("192.0.2.1",)
+
+
+BAD_DOMAINS = [
+    pytest.param(f"""\
+        - fqdn: a.example.com
+          zone: example.com
+          domainSid: {GOOD_SID}
+          fallbackURL: https://x.example.com/
+        """, "lsctl:domains[0].fallbackURL", "is not a known key", id="unknown-key"),
+    pytest.param("""\
+        - fqdn: a.example.com
+          zone: example.com
+          domainSid: DN1234
+        """, "lsctl:domains[0].domainSid", "is not a Twilio Domain SID", id="bad-domain-sid"),
+    pytest.param(f"""\
+        - fqdn: a.example.com
+          zone: example.com
+          domainSid: {GOOD_SID}
+          messagingServiceSids: [MG12, {GOOD_MG}]
+        """, "lsctl:domains[0].messagingServiceSids[0]", "is not a Messaging Service SID",
+        id="bad-messaging-service-sid"),
+    pytest.param(f"""\
+        - fqdn: links.example.org
+          zone: example.com
+          domainSid: {GOOD_SID}
+        """, "lsctl:domains[0].fqdn", "is outside its zone example.com", id="outside-zone"),
+    pytest.param(f"""\
+        - fqdn: a.example.com
+          zone: example.com
+          domainSid: {GOOD_SID}
+        - fqdn: A.example.com.
+          zone: example.com
+          domainSid: {GOOD_SID}
+        """, "lsctl:domains[1].fqdn", "declared twice", id="duplicate-domain"),
+    pytest.param(f"""\
+        - fqdn: a.example.com
+          zone: example.com
+          domainSid: {GOOD_SID}
+          callbackUrl: http://hooks.example.com/clicks
+        """, "lsctl:domains[0].callbackUrl", "is not an https:// URL", id="http-callback"),
+    pytest.param(f"""\
+        - fqdn: a.example.com
+          zone: example.com
+          domainSid: {GOOD_SID}
+          fallbackUrl: ftp://example.com/
+        """, "lsctl:domains[0].fallbackUrl", "is not an https:// URL", id="ftp-fallback"),
+    pytest.param("""\
+        - fqdn: a.example.com
+          zone: example.com
+        """, "lsctl:domains[0].domainSid", "is required but missing", id="missing-sid"),
+    pytest.param(f"""\
+        - fqdn: a.example.com
+          zone: example.com
+          domainSid: {GOOD_SID}
+          certificate: selfsigned
+        """, "lsctl:domains[0].certificate", "is not one of acme, managed", id="bad-mode"),
+    pytest.param(f"""\
+        - fqdn: a.example.com
+          zone: example.com
+          domainSid: {GOOD_SID}
+          continueOnFailure: "yes"
+        """, "lsctl:domains[0].continueOnFailure", "expected true or false", id="bad-bool"),
+    pytest.param(f"""\
+        - fqdn: a.example.com
+          zone: example.com
+          domainSid: {GOOD_SID}
+          altNames: ["*.*.example.com"]
+        """, "lsctl:domains[0].altNames[0]", "is not a valid domain name", id="bad-alt-name"),
+    pytest.param(f"""\
+        - fqdn: a.example.com
+          zone: example.com
+          domainSid: {GOOD_SID}
+          dns: {{provider: rfc2136}}
+        """, "lsctl:domains[0].dns.tsigKeyName", "is required", id="rfc2136-without-key"),
+]
+
+
+@pytest.mark.parametrize(("domains", "key", "problem"), BAD_DOMAINS)
+def test_bad_domain_names_file_key_and_fix(tmp_path: Path, domains: str, key: str,
+                                           problem: str) -> None:
+    path = domain_stack(tmp_path, domains)
+    with pytest.raises(ConfigError) as info:
+        load_stack_file(path)
+    assert info.value.key == key
+    assert problem in info.value.problem
+    message = str(info.value)
+    assert message.startswith(f"{path}: {key}: ")
+    assert "Fix: " in message and info.value.fix
+
+
+def test_unknown_top_level_key(tmp_path: Path) -> None:
+    path = domain_stack(tmp_path, f"- {{fqdn: a.example.com, zone: example.com, "
+                                  f"domainSid: {GOOD_SID}}}\n", extra="lsctl:domain: x\n")
+    with pytest.raises(ConfigError, match=r"lsctl:domain: is not a known key"):
+        load_stack_file(path)
+
+
+def test_other_namespaces_are_left_to_pulumi(tmp_path: Path) -> None:
+    path = domain_stack(tmp_path, f"- {{fqdn: a.example.com, zone: example.com, "
+                                  f"domainSid: {GOOD_SID}}}\n",
+                        extra="aws:region: eu-west-1\nlsctl-other:x: {secure: v1:abc}\n")
+    assert load_stack_file(path).domains[0].fqdn == "a.example.com"
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"file not found\. Fix: check the path"):
+        load_stack_file(tmp_path / "Pulumi.nope.yaml")
+
+
+@pytest.mark.parametrize("body", [
+    "config:\n  lsctl:domains: [\n",  # unclosed flow sequence
+    "config:\n\tlsctl:ttl: 3\n",  # tab indentation
+    "config:\n  lsctl:ttl: 1\n  lsctl:ttl: 2\n",  # duplicate key
+])
+def test_invalid_yaml(tmp_path: Path, body: str) -> None:
+    path = write_stack(tmp_path, body)
+    with pytest.raises(ConfigError, match=r"invalid YAML at line \d+, column \d+") as info:
+        load_stack_file(path)
+    assert str(path) in str(info.value)
+
+
+def test_no_config_mapping(tmp_path: Path) -> None:
+    path = write_stack(tmp_path, "- just\n- a list\n")
+    with pytest.raises(ConfigError, match="needs a top-level config mapping"):
+        load_stack_file(path)
+
+
+def test_select_unknown_domain() -> None:
+    stack = load_stack("sandbox", ROOT)
+    assert [d.fqdn for d in stack.select(["GO.lsctl.test."])] == ["go.lsctl.test"]
+    with pytest.raises(ConfigError, match=r"nope\.lsctl\.test is not declared"):
+        stack.select(["nope.lsctl.test"])
+
+
+@pytest.mark.parametrize(("domains", "key", "problem"), BAD_DOMAINS[:6])
+def test_cli_prints_one_line_and_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                         domains: str, key: str, problem: str) -> None:
+    path = domain_stack(tmp_path, domains)
+    assert main(["records", "--stack", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and key in lines[0] and problem in lines[0] and "Fix:" in lines[0]
+
+
+def test_cli_subprocess_has_no_traceback(tmp_path: Path) -> None:
+    path = write_stack(tmp_path, "config:\n  lsctl:domains: [\n")
+    result = subprocess.run(lsctl_argv("records", "--stack", str(path)), capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"lsctl: {path}: invalid YAML")
+    missing = subprocess.run(lsctl_argv("records", "--stack", str(tmp_path / "Pulumi.x.yaml")),
+                             capture_output=True, text=True, check=False)
+    assert missing.returncode == 2 and "file not found" in missing.stderr
+    assert "Traceback" not in missing.stderr
