@@ -102,8 +102,9 @@ def _seed(args: argparse.Namespace, directory: Path) -> int:
     from rich.table import Table
 
     from linkshortening.config import load_stack
+    from linkshortening.dnsquery import ask
     from sandbox.lifecycle import SandboxState
-    from sandbox.seed import ask, seed
+    from sandbox.seed import seed
 
     stack = load_stack(args.stack)
     state = SandboxState.load(directory)

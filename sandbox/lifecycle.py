@@ -74,6 +74,8 @@ class SandboxState:
             "LSCTL_SANDBOX_DIR": self.directory,
             "LSCTL_RFC2136_SERVER": str(self.dns),
             "LSCTL_DNS_RESOLVER": str(self.dns),
+            # The sandbox zones' NS records point at 127.0.0.1; this is BIND's port there.
+            "LSCTL_AUTHORITATIVE_PORT": str(self.dns_port),
             "LSCTL_TSIG_SECRET_FILE": str(self.tsig_secret_file),
             "LSCTL_ACME_DIRECTORY": self.acme_directory,
             "LSCTL_ACME_CA_BUNDLE": str(self.ca_bundle),

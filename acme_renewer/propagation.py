@@ -1,0 +1,54 @@
+"""Wait until every authoritative nameserver of each zone serves every challenge value.
+
+One wait for the whole run: all records are checked together, each round asking only the
+(server, name) pairs still missing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from acme_renewer.challenge import ChallengeRecord, by_zone
+from linkshortening import dnsquery
+from linkshortening.rfc2136 import Endpoint
+
+
+class PropagationTimeout(Exception):
+    """Some server still lacks some value; `missing` says which."""
+
+    def __init__(self, missing: dict[ChallengeRecord, list[Endpoint]], timeout: float) -> None:
+        self.missing = missing
+        sample = "; ".join(f"{r.name} on {', '.join(map(str, servers))}"
+                           for r, servers in list(missing.items())[:5])
+        super().__init__(f"{len(missing)} challenge record(s) not served by every authoritative "
+                         f"nameserver after {timeout:g}s: {sample}")
+
+
+def wait_for_propagation(records: Sequence[ChallengeRecord], timeout: float = 120.0,
+                         interval: float = 2.0,
+                         progress: Callable[[int, int], None] | None = None) -> None:
+    """Return when all records are served everywhere; raise PropagationTimeout otherwise."""
+    pending: dict[ChallengeRecord, list[Endpoint]] = {}
+    for zone, records_in_zone in by_zone(records).items():
+        servers = list(dnsquery.nameservers(zone))
+        for record in records_in_zone:
+            pending[record] = list(servers)
+    total = sum(len(s) for s in pending.values())
+    deadline = time.monotonic() + timeout
+    while True:
+        for record, servers in list(pending.items()):
+            servers[:] = [s for s in servers if not _serves(s, record)]
+            if not servers:
+                del pending[record]
+        if progress:
+            progress(total - sum(len(s) for s in pending.values()), total)
+        if not pending:
+            return
+        if time.monotonic() + interval > deadline:
+            raise PropagationTimeout(pending, timeout)
+        time.sleep(interval)  # the propagation poll interval (configurable)
+
+
+def _serves(server: Endpoint, record: ChallengeRecord) -> bool:
+    return f'"{record.value}"' in dnsquery.ask(server, record.name, "TXT").values

@@ -1,0 +1,57 @@
+"""DNS-01 over RFC 2136 dynamic updates with TSIG: one signed update per zone per phase."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+
+from acme_renewer.challenge import CHALLENGE_TTL, ChallengeRecord, by_name, by_zone
+from linkshortening.config import ConfigError, DnsSettings
+from linkshortening.rfc2136 import Endpoint, TsigKey, new_update, send_update
+from linkshortening.secrets import read_secret
+
+SERVER_ENV = "LSCTL_RFC2136_SERVER"
+
+
+@dataclass(frozen=True)
+class Rfc2136Provider:
+    server: Endpoint
+    key: TsigKey
+
+    @classmethod
+    def from_settings(cls, settings: DnsSettings, source: str) -> Rfc2136Provider:
+        """The server from $LSCTL_RFC2136_SERVER or the stack; the secret from the environment."""
+        server = os.environ.get(SERVER_ENV) or settings.server
+        if not server:
+            raise ConfigError(source, "lsctl:dns.server", "no RFC 2136 server is configured",
+                              f"set dns.server in the stack, or export {SERVER_ENV}=host:port")
+        assert settings.tsig_key_name is not None
+        secret = read_secret(settings.tsig_secret_env, f"TSIG key {settings.tsig_key_name}")
+        key = TsigKey(settings.tsig_key_name, settings.tsig_algorithm, secret)
+        return cls(Endpoint.parse(server), key)
+
+    def present(self, records: Sequence[ChallengeRecord]) -> None:
+        for zone, records_in_zone in by_zone(records).items():
+            update = new_update(zone, self.key)
+            for name, values in by_name(records_in_zone).items():
+                # add, not replace: apex and wildcard share one name, and values of other
+                # clients (or of a still-running earlier order) must survive.
+                update.add(dns.name.from_text(name), CHALLENGE_TTL, *_txt(values))
+            send_update(self.server, update)
+
+    def cleanup(self, records: Sequence[ChallengeRecord]) -> None:
+        for zone, records_in_zone in by_zone(records).items():
+            update = new_update(zone, self.key)
+            for name, values in by_name(records_in_zone).items():
+                update.delete(dns.name.from_text(name), *_txt(values))
+            send_update(self.server, update)
+
+
+def _txt(values: list[str]) -> list[dns.rdata.Rdata]:
+    return [dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, f'"{v}"') for v in values]
