@@ -1,0 +1,193 @@
+"""ACME DNS-01 issuance for many domains at once, in phases (the `acme` library underneath).
+
+order (parallel) -> present every TXT (one batch per zone) -> one propagation wait ->
+answer + poll + finalize (parallel) -> clean up (always). A failure in one domain is recorded
+on its `Issue` and never stops the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Literal, TypeVar
+
+from acme import challenges, client, crypto_util, errors, messages
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from josepy.jwa import ES256, RS256
+from josepy.jwk import JWKEC, JWKRSA
+
+from acme_renewer.challenge import ChallengeRecord, DnsProvider, locate
+from acme_renewer.propagation import wait_for_propagation
+
+KeyType = Literal["ecdsa-p256", "rsa-2048"]
+USER_AGENT = "lsctl (+https://github.com/lsctl)"
+BAD_NONCE_RETRIES = 10  # Let's Encrypt rejects some nonces; the library retries only once
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AcmeAccount:
+    """Where to talk ACME and as whom."""
+
+    directory_url: str
+    key: JWKEC | JWKRSA = field(repr=False)
+    ca_bundle: str | None = None  # extra trust anchor (the sandbox's); None: system store
+    account_url: str | None = None
+    email: str | None = None
+
+
+@dataclass
+class Issue:
+    """One domain's way through the phases."""
+
+    names: tuple[str, ...]
+    key_type: KeyType = "ecdsa-p256"
+    profile: str | None = None
+    order: messages.OrderResource | None = None
+    key_pem: bytes = field(default=b"", repr=False)
+    challenges: list[tuple[messages.ChallengeBody, ChallengeRecord]] = field(default_factory=list)
+    fullchain_pem: str | None = None
+    error: str | None = None
+
+    @property
+    def records(self) -> list[ChallengeRecord]:
+        return [record for _, record in self.challenges]
+
+
+def generate_key(key_type: KeyType) -> bytes:
+    """A fresh private key for each certificate, as PKCS#8 PEM."""
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+    key = (ec.generate_private_key(ec.SECP256R1()) if key_type == "ecdsa-p256"
+           else rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+class AcmeSession:
+    """An ACME client bound to one account; `client()` gives each worker thread its own."""
+
+    def __init__(self, account: AcmeAccount) -> None:
+        self.account = account
+        self.directory = client.ClientV2.get_directory(account.directory_url, self._network())
+
+    def _network(self, regr: messages.RegistrationResource | None = None) -> client.ClientNetwork:
+        verify: bool | str = self.account.ca_bundle or True
+        alg = ES256 if isinstance(self.account.key, JWKEC) else RS256
+        return client.ClientNetwork(self.account.key, account=regr, alg=alg,
+                                    user_agent=USER_AGENT,
+                                    verify_ssl=verify)  # type: ignore[arg-type]
+
+    def register(self, agree_tos: bool, eab: tuple[str, str] | None = None) -> str:
+        """Create (or find) the account; return its URL."""
+        acme = client.ClientV2(self.directory, self._network())
+        binding = None
+        if eab is not None:
+            binding = messages.ExternalAccountBinding.from_data(
+                account_public_key=self.account.key.public_key(), kid=eab[0], hmac_key=eab[1],
+                directory=self.directory)
+        registration = messages.NewRegistration.from_data(
+            email=self.account.email, terms_of_service_agreed=agree_tos,
+            external_account_binding=binding)
+        regr = _retry_bad_nonce(lambda: acme.new_account(registration))
+        return str(regr.uri)
+
+    def client(self) -> client.ClientV2:
+        if not self.account.account_url:
+            raise ValueError("register the ACME account before ordering")
+        regr = messages.RegistrationResource(uri=self.account.account_url,
+                                             body=messages.Registration())
+        return client.ClientV2(self.directory, self._network(regr))
+
+
+def issue_all(session: AcmeSession, issues: Sequence[Issue], provider: DnsProvider,
+              propagation_timeout: float = 120.0, propagation_interval: float = 2.0,
+              workers: int = 8, deadline_seconds: float = 300.0,
+              phase: Callable[[str], None] | None = None) -> None:
+    """Run every phase for every issue; results and errors land on the issues."""
+    say = phase or (lambda _: None)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        say("order")
+        list(pool.map(lambda i: _guard(i, lambda: _order(session, i)), issues))
+        ordered = [i for i in issues if i.error is None]
+        records = [r for i in ordered for r in i.records]
+        try:
+            if records:
+                say("present")
+                provider.present(records)
+                say("propagate")
+                wait_for_propagation(records, propagation_timeout, propagation_interval)
+            say("validate")
+            deadline = dt.datetime.now() + dt.timedelta(seconds=deadline_seconds)
+            list(pool.map(lambda i: _guard(i, lambda: _validate(session, i, deadline)), ordered))
+        except Exception as exc:  # a shared phase failed: every domain in it failed with it
+            for issue in ordered:
+                issue.error = issue.error or f"{exc.__class__.__name__}: {exc}"
+        finally:
+            if records:
+                say("cleanup")
+                provider.cleanup(records)
+
+
+def _guard(issue: Issue, step: Callable[[], None]) -> None:
+    try:
+        step()
+    except errors.ValidationError as exc:
+        issue.error = "; ".join(_authz_problem(a) for a in exc.failed_authzrs)
+    except messages.Error as exc:
+        issue.error = f"CA refused: {exc.detail or exc.typ}"
+    except Exception as exc:
+        issue.error = f"{exc.__class__.__name__}: {exc}"
+
+
+def _authz_problem(authzr: messages.AuthorizationResource) -> str:
+    detail = next((c.error.detail for c in authzr.body.challenges if c.error), "failed")
+    return f"{authzr.body.identifier.value}: {detail}"
+
+
+def _order(session: AcmeSession, issue: Issue) -> None:
+    acme = session.client()
+    issue.key_pem = generate_key(issue.key_type)
+    csr = crypto_util.make_csr(issue.key_pem, list(issue.names))
+    issue.order = _retry_bad_nonce(lambda: acme.new_order(csr, profile=issue.profile))
+    for authzr in issue.order.authorizations:
+        if authzr.body.status == messages.STATUS_VALID:
+            continue  # reused authorization: nothing to prove
+        challb = next((c for c in authzr.body.challenges
+                       if isinstance(c.chall, challenges.DNS01)), None)
+        if challb is None:
+            raise ValueError(f"the CA offers no dns-01 challenge for {authzr.body.identifier}")
+        identifier = authzr.body.identifier.value
+        if authzr.body.wildcard:
+            identifier = "*." + identifier
+        value = challb.chall.validation(session.account.key)
+        issue.challenges.append((challb, locate(identifier, value)))
+
+
+def _validate(session: AcmeSession, issue: Issue, deadline: dt.datetime) -> None:
+    assert issue.order is not None
+    acme = session.client()
+    for challb, _ in issue.challenges:
+        response = challb.chall.response(session.account.key)
+        _retry_bad_nonce(partial(acme.answer_challenge, challb, response))
+    try:
+        order = acme.poll_authorizations(issue.order, deadline)
+    except errors.ValidationError as exc:
+        for authzr in exc.failed_authzrs:  # free the CA's pending state; report the reason
+            _retry_bad_nonce(partial(acme.deactivate_authorization, authzr))
+        raise
+    order = _retry_bad_nonce(lambda: acme.finalize_order(order, deadline))
+    issue.fullchain_pem = order.fullchain_pem
+
+
+def _retry_bad_nonce(call: Callable[[], T]) -> T:
+    for attempt in range(BAD_NONCE_RETRIES):
+        try:
+            return call()
+        except messages.Error as exc:
+            if exc.code != "badNonce" or attempt == BAD_NONCE_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")
