@@ -22,13 +22,20 @@ from linkshortening.targets import DEFAULT_ALLOWED_IPS, DEFAULT_TTL, TwilioTarge
 
 NAMESPACE = "lsctl"
 # The stack-level keys under `lsctl:`; the Pulumi program reads exactly these from pulumi.Config.
-STACK_KEYS = ("domains", "allowedIps", "ttl", "dns")
+STACK_KEYS = ("domains", "allowedIps", "ttl", "dns", "acme")
 DOMAIN_SID = re.compile(r"^DN[0-9a-fA-F]{32}$")
 MESSAGING_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
 # RFC 1123 labels; a leading "*." is allowed only where wildcards are (altNames).
 LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 DNS_PROVIDERS = ("route53", "rfc2136")
 TSIG_ALGORITHMS = ("hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1")
+
+ACME_DIRECTORIES = {
+    "letsencrypt": "https://acme-v02.api.letsencrypt.org/directory",
+    "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
+}
+KEY_TYPES = ("ecdsa-p256", "rsa-2048")
+STATE_BACKENDS = ("directory", "secretsmanager")
 
 CertificateMode = Literal["acme", "managed"]
 DnsProvider = Literal["route53", "rfc2136"]
@@ -85,6 +92,24 @@ class DomainSpec:
 
 
 @dataclass(frozen=True)
+class AcmeSettings:
+    """How the renewer talks ACME and where it keeps its state."""
+
+    directory_url: str = ACME_DIRECTORIES["letsencrypt"]  # $LSCTL_ACME_DIRECTORY overrides
+    email: str | None = None
+    agree_tos: bool = False  # the CA's terms must be agreed explicitly, in the stack file
+    key_type: str = "ecdsa-p256"
+    renew_fraction: float = 1 / 3  # renew with less than this share of the lifetime left
+    profile: str | None = None  # an ACME profile, used when the directory offers it
+    eab_kid_env: str = "LSCTL_EAB_KID"  # External Account Binding, for CAs that need it
+    eab_hmac_env: str = "LSCTL_EAB_HMAC"
+    propagation_timeout: int = 120
+    propagation_interval: float = 2.0
+    state_backend: str = "directory"
+    state_location: str | None = None  # directory path, or Secrets Manager name prefix
+
+
+@dataclass(frozen=True)
 class Stack:
     """One environment's declared domains and the settings they share."""
 
@@ -92,6 +117,7 @@ class Stack:
     source: str
     domains: tuple[DomainSpec, ...]
     targets: TwilioTargets = field(default_factory=TwilioTargets)
+    acme: AcmeSettings = field(default_factory=AcmeSettings)
 
     @property
     def zones(self) -> tuple[str, ...]:
@@ -228,6 +254,7 @@ def _parse_stack(config: Mapping[str, Any], source: str, name: str) -> Stack:
     ips = raw_ips or DEFAULT_ALLOWED_IPS
     ttl = top.integer("ttl", DEFAULT_TTL, 30, 86400)
     default_dns = _dns(source, top.key("dns"), top.get("dns"))
+    acme = _acme(source, top.get("acme"))
     raw_domains = top.get("domains", required=True,
                           fix="declare a list under lsctl:domains (see stacks/Pulumi.example.yaml)")
     if not isinstance(raw_domains, list) or not raw_domains:
@@ -245,7 +272,52 @@ def _parse_stack(config: Mapping[str, Any], source: str, name: str) -> Stack:
         seen[spec.fqdn] = i
         domains.append(spec)
     return Stack(name=name, source=source, domains=tuple(domains),
-                 targets=TwilioTargets(allowed_ips=ips))
+                 targets=TwilioTargets(allowed_ips=ips), acme=acme)
+
+
+def _acme(source: str, raw: object) -> AcmeSettings:
+    if raw is None:
+        return AcmeSettings()
+    r = _Reader(source, "acme", raw)
+    directory = r.string("directory") or "letsencrypt"
+    url = ACME_DIRECTORIES.get(directory, directory)
+    if urlsplit(url).scheme != "https":
+        raise r.error("directory", f"{directory!r} is neither a known CA nor an https:// URL",
+                      f"use {' or '.join(ACME_DIRECTORIES)}, or the CA's https directory URL")
+    email = r.string("email")
+    if email is not None and "@" not in email:
+        raise r.error("email", f"{email!r} is not an e-mail address",
+                      "give the address the CA should write to about expiring certificates")
+    interval = r.get("propagationInterval")
+    if interval is not None and (isinstance(interval, bool)
+                                 or not isinstance(interval, int | float) or interval <= 0):
+        raise r.error("propagationInterval", f"expected seconds > 0, got {interval!r}",
+                      "use a number such as 2")
+    fraction = r.get("renewWhenLifetimeLeft")
+    if fraction is not None and (isinstance(fraction, bool)
+                                 or not isinstance(fraction, int | float)
+                                 or not 0 < fraction < 1):
+        raise r.error("renewWhenLifetimeLeft", f"expected a fraction between 0 and 1, "
+                      f"got {fraction!r}", "use e.g. 0.33 to renew with a third left")
+    state = r.get("state") or {}
+    s = _Reader(source, "acme.state", state)
+    settings = AcmeSettings(
+        directory_url=url,
+        email=email,
+        agree_tos=r.boolean("agreeTos", False),
+        key_type=r.choice("keyType", KEY_TYPES, "ecdsa-p256") or "ecdsa-p256",
+        renew_fraction=float(fraction) if fraction is not None else 1 / 3,
+        profile=r.string("profile"),
+        eab_kid_env=r.string("eabKidEnv") or "LSCTL_EAB_KID",
+        eab_hmac_env=r.string("eabHmacEnv") or "LSCTL_EAB_HMAC",
+        propagation_timeout=r.integer("propagationTimeout", 120, 1, 3600),
+        propagation_interval=float(interval) if interval is not None else 2.0,
+        state_backend=s.choice("backend", STATE_BACKENDS, "directory") or "directory",
+        state_location=s.string("location"),
+    )
+    s.finish()
+    r.finish()
+    return settings
 
 
 def _domain(source: str, path: str, raw: object, ttl: int,

@@ -219,3 +219,37 @@ def test_cli_subprocess_has_no_traceback(tmp_path: Path) -> None:
                              capture_output=True, text=True, check=False)
     assert missing.returncode == 2 and "file not found" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_acme_settings(tmp_path: Path) -> None:
+    path = domain_stack(tmp_path, f"- {{fqdn: a.example.com, zone: example.com, "
+                                  f"domainSid: {GOOD_SID}}}\n", extra="""\
+        lsctl:acme:
+          directory: letsencrypt-staging
+          email: ops@example.com
+          agreeTos: true
+          keyType: rsa-2048
+          renewWhenLifetimeLeft: 0.25
+          state: {backend: secretsmanager, location: lsctl/prod}
+        """)
+    acme = load_stack_file(path).acme
+    assert acme.directory_url == "https://acme-staging-v02.api.letsencrypt.org/directory"
+    assert acme.agree_tos and acme.key_type == "rsa-2048" and acme.renew_fraction == 0.25
+    assert (acme.state_backend, acme.state_location) == ("secretsmanager", "lsctl/prod")
+    assert load_stack("sandbox", ROOT).acme.agree_tos
+
+
+@pytest.mark.parametrize(("acme", "key"), [
+    ("{directory: http://ca.example/dir}", "lsctl:acme.directory"),
+    ("{email: nobody}", "lsctl:acme.email"),
+    ("{keyType: dsa}", "lsctl:acme.keyType"),
+    ("{renewWhenLifetimeLeft: 2}", "lsctl:acme.renewWhenLifetimeLeft"),
+    ("{state: {backend: s3}}", "lsctl:acme.state.backend"),
+    ("{agreeToS: true}", "lsctl:acme.agreeToS"),
+])
+def test_bad_acme_settings(tmp_path: Path, acme: str, key: str) -> None:
+    path = domain_stack(tmp_path, f"- {{fqdn: a.example.com, zone: example.com, "
+                                  f"domainSid: {GOOD_SID}}}\n", extra=f"lsctl:acme: {acme}\n")
+    with pytest.raises(ConfigError) as info:
+        load_stack_file(path)
+    assert info.value.key == key
