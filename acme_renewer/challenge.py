@@ -75,3 +75,40 @@ def by_name(records: Iterable[ChallengeRecord]) -> dict[str, list[str]]:
         if record.value not in grouped[record.name]:
             grouped[record.name].append(record.value)
     return dict(grouped)
+
+
+@dataclass(frozen=True)
+class ZoneRouter:
+    """A DnsProvider that hands each zone's records to that zone's provider.
+
+    Domains of one stack may live on Route53 and on RFC 2136 servers; a CNAME-delegated
+    challenge name may land in a zone the stack does not declare, which `default` then serves.
+    """
+
+    providers: dict[str, DnsProvider]
+    default: DnsProvider | None = None
+
+    def _split(self, records: Sequence[ChallengeRecord]) -> list[tuple[DnsProvider,
+                                                                       list[ChallengeRecord]]]:
+        parts: dict[int, tuple[DnsProvider, list[ChallengeRecord]]] = {}
+        for record in records:
+            provider = self.providers.get(record.zone, self.default)
+            if provider is None:
+                raise ValueError(f"no DNS provider is configured for zone {record.zone} "
+                                 f"(challenge for {record.identifier})")
+            parts.setdefault(id(provider), (provider, []))[1].append(record)
+        return list(parts.values())
+
+    def present(self, records: Sequence[ChallengeRecord]) -> None:
+        for provider, part in self._split(records):
+            provider.present(part)
+
+    def cleanup(self, records: Sequence[ChallengeRecord]) -> None:
+        errors = []
+        for provider, part in self._split(records):
+            try:  # one provider failing must not leave the others' records behind
+                provider.cleanup(part)
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]

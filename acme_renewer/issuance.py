@@ -106,9 +106,15 @@ class AcmeSession:
 def issue_all(session: AcmeSession, issues: Sequence[Issue], provider: DnsProvider,
               propagation_timeout: float = 120.0, propagation_interval: float = 2.0,
               workers: int = 8, deadline_seconds: float = 300.0,
-              phase: Callable[[str], None] | None = None) -> None:
-    """Run every phase for every issue; results and errors land on the issues."""
+              phase: Callable[[str], None] | None = None,
+              journal: Callable[[list[ChallengeRecord]], None] | None = None) -> None:
+    """Run every phase for every issue; results and errors land on the issues.
+
+    `journal` is told the records before they are created and [] once they are removed, so a
+    run killed in between leaves a list the next run can clean up.
+    """
     say = phase or (lambda _: None)
+    note = journal or (lambda _: None)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         say("order")
         list(pool.map(lambda i: _guard(i, lambda: _order(session, i)), issues))
@@ -117,6 +123,7 @@ def issue_all(session: AcmeSession, issues: Sequence[Issue], provider: DnsProvid
         try:
             if records:
                 say("present")
+                note(records)
                 provider.present(records)
                 say("propagate")
                 wait_for_propagation(records, propagation_timeout, propagation_interval)
@@ -130,6 +137,7 @@ def issue_all(session: AcmeSession, issues: Sequence[Issue], provider: DnsProvid
             if records:
                 say("cleanup")
                 provider.cleanup(records)
+                note([])
 
 
 def _guard(issue: Issue, step: Callable[[], None]) -> None:

@@ -130,3 +130,19 @@ def test_route53_longest_suffix_match(sandbox: SandboxState) -> None:
     assert provider.zone_id("deep." + child) == child_id["HostedZone"]["Id"].split("/")[-1]
     with pytest.raises(Route53Error, match="no public Route53 hosted zone holds"):
         provider.zone_id(unique("nowhere") + ".invalid")
+
+
+def test_zone_router_sends_each_zone_to_its_provider(sandbox_env: SandboxState) -> None:
+    from acme_renewer.challenge import ZoneRouter
+
+    rfc2136 = Rfc2136Provider.from_settings(
+        DnsSettings(provider="rfc2136", tsig_key_name=sandbox_env.tsig_key_name), "test")
+    router = ZoneRouter({"lsctl.test": rfc2136})
+    record = ChallengeRecord("zr.lsctl.test", "_acme-challenge.zr.lsctl.test", "lsctl.test", "zr")
+    router.present([record])
+    assert txt_at(sandbox_env, record.name) == ('"zr"',)
+    router.cleanup([record])
+    assert txt_at(sandbox_env, record.name) == ()
+    stray = ChallengeRecord("a.other.test", "_acme-challenge.a.other.test", "other.test", "x")
+    with pytest.raises(ValueError, match="no DNS provider is configured for zone other.test"):
+        router.present([stray])

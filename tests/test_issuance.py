@@ -63,3 +63,11 @@ def test_one_failing_domain_does_not_stop_the_others(session: AcmeSession,
     issue_all(session, issues, provider(sandbox), propagation_interval=0.1)
     assert issues[0].error is None and issues[0].fullchain_pem
     assert issues[1].error is not None and "not-served.test" in issues[1].error
+
+
+def test_journal_brackets_the_records(session: AcmeSession, sandbox: SandboxState) -> None:
+    tag = uuid.uuid4().hex[:6]
+    journal: list[list[str]] = []
+    issue_all(session, [Issue((f"j{tag}.lsctl.test",))], provider(sandbox),
+              propagation_interval=0.1, journal=lambda rs: journal.append([r.name for r in rs]))
+    assert journal == [[f"_acme-challenge.j{tag}.lsctl.test"], []]
