@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from josepy.jwa import ES256, RS256
 from josepy.jwk import JWKEC, JWKRSA
 
+from acme_renewer.ari import ReplacingClient
 from acme_renewer.challenge import ChallengeRecord, DnsProvider, locate
 from acme_renewer.propagation import wait_for_propagation
 
@@ -46,7 +47,8 @@ class Issue:
 
     names: tuple[str, ...]
     key_type: KeyType = "ecdsa-p256"
-    profile: str | None = None
+    profile: str | None = None  # sent only when the directory offers it
+    replaces: str | None = None  # RFC 9773 CertID of the certificate this one renews
     order: messages.OrderResource | None = None
     key_pem: bytes = field(default=b"", repr=False)
     challenges: list[tuple[messages.ChallengeBody, ChallengeRecord]] = field(default_factory=list)
@@ -95,12 +97,24 @@ class AcmeSession:
         regr = _retry_bad_nonce(lambda: acme.new_account(registration))
         return str(regr.uri)
 
-    def client(self) -> client.ClientV2:
+    def client(self) -> ReplacingClient:
         if not self.account.account_url:
             raise ValueError("register the ACME account before ordering")
         regr = messages.RegistrationResource(uri=self.account.account_url,
                                              body=messages.Registration())
-        return client.ClientV2(self.directory, self._network(regr))
+        return ReplacingClient(self.directory, self._network(regr))
+
+    def offered_profile(self, wanted: str | None) -> str | None:
+        """`wanted` if the directory lists it among its profiles, else None."""
+        profiles = getattr(self.directory.meta, "profiles", None) or {}
+        return wanted if wanted and wanted in profiles else None
+
+    @property
+    def has_ari(self) -> bool:
+        try:
+            return bool(self.directory["renewalInfo"])
+        except KeyError:
+            return False
 
 
 def issue_all(session: AcmeSession, issues: Sequence[Issue], provider: DnsProvider,
@@ -160,7 +174,9 @@ def _order(session: AcmeSession, issue: Issue) -> None:
     acme = session.client()
     issue.key_pem = generate_key(issue.key_type)
     csr = crypto_util.make_csr(issue.key_pem, list(issue.names))
-    issue.order = _retry_bad_nonce(lambda: acme.new_order(csr, profile=issue.profile))
+    profile = session.offered_profile(issue.profile)
+    replaces = issue.replaces if session.has_ari else None  # only CAs with ARI know it
+    issue.order = _retry_bad_nonce(lambda: acme.new_order(csr, profile, replaces))
     for authzr in issue.order.authorizations:
         if authzr.body.status == messages.STATUS_VALID:
             continue  # reused authorization: nothing to prove

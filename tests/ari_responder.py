@@ -1,0 +1,106 @@
+"""A small TLS proxy in front of Pebble that adds ARI (RFC 9773), which Debian's Pebble lacks.
+
+It adds `renewalInfo` to the directory, answers renewalInfo requests with a configured window
+and Retry-After, records the payloads of newOrder requests, and forwards everything else to
+Pebble unchanged (Host kept, so Pebble's URLs and JWS url checks point at the proxy).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import http.client
+import json
+import ssl
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from sandbox.lifecycle import SandboxState
+
+HOP_HEADERS = {"connection", "transfer-encoding", "keep-alive", "content-length"}
+
+
+@dataclass
+class AriResponder:
+    sandbox: SandboxState
+    window: tuple[dt.datetime, dt.datetime]
+    retry_after: int = 21600
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    queried: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        responder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                responder.handle(self)
+
+            do_POST = do_HEAD = do_GET
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls = self.sandbox.path / "tls"
+        context.load_cert_chain(tls / "listener.pem", tls / "listener.key")
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def directory_url(self) -> str:
+        return f"https://127.0.0.1:{self.port}/dir"
+
+    def __enter__(self) -> AriResponder:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def handle(self, request: BaseHTTPRequestHandler) -> None:
+        if request.path.startswith("/renewal-info/"):
+            self.queried.append(request.path.rsplit("/", 1)[1])
+            start, end = self.window
+            body = json.dumps({"suggestedWindow": {
+                "start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "end": end.strftime("%Y-%m-%dT%H:%M:%SZ")}}).encode()
+            self._reply(request, 200, {"Content-Type": "application/json",
+                                       "Retry-After": str(self.retry_after)}, body)
+            return
+        length = int(request.headers.get("Content-Length") or 0)
+        payload = request.rfile.read(length) if length else None
+        if payload and request.path.startswith("/order-plz"):
+            jws = json.loads(payload)
+            inner = jws["payload"] + "=" * (-len(jws["payload"]) % 4)
+            self.orders.append(json.loads(base64.urlsafe_b64decode(inner)))
+        upstream = http.client.HTTPSConnection(
+            "127.0.0.1", self.sandbox.acme_port,
+            context=ssl.create_default_context(cafile=str(self.sandbox.ca_bundle)))
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
+        upstream.request(request.command, request.path, body=payload, headers=headers)
+        response = upstream.getresponse()
+        body = response.read()
+        if request.path == "/dir":
+            directory = json.loads(body)
+            directory["renewalInfo"] = f"https://127.0.0.1:{self.port}/renewal-info"
+            body = json.dumps(directory).encode()
+        self._reply(request, response.status,
+                    {k: v for k, v in response.getheaders() if k.lower() not in HOP_HEADERS},
+                    body)
+        upstream.close()
+
+    @staticmethod
+    def _reply(request: BaseHTTPRequestHandler, status: int, headers: dict[str, str],
+               body: bytes) -> None:
+        request.send_response(status)
+        for name, value in headers.items():
+            request.send_header(name, value)
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        if request.command != "HEAD":
+            request.wfile.write(body)
