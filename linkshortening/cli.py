@@ -13,6 +13,8 @@ from typing import Protocol
 COMMANDS: dict[str, tuple[str, str]] = {
     "records": ("linkshortening.records_cli",
                 "validate a stack file and print the DNS records each domain needs"),
+    "cert": ("linkshortening.cert_cli",
+             "convert keys to PKCS#8, preflight a certificate, print the TlsCert to upload"),
     "sandbox": ("sandbox.cli",
                 "run the local sandbox (Pebble, BIND 9, moto) that the demo and tests use"),
 }

@@ -5,9 +5,12 @@ from __future__ import annotations
 # Names, not imports: checking an error must not import the modules that define them.
 USER_ERRORS = {
     "linkshortening.config.ConfigError",
+    "linkshortening.keys.InputFileError",  # and its KeyFileError, CertFileError
     "linkshortening.secrets.MissingSecret",
     "linkshortening.rfc2136.DnsUpdateError",
     "sandbox.process.ServiceError",
+    "linkshortening.twilio_errors.TwilioApiError",
+    "linkshortening.twilio_errors.TwilioSetupError",
 }
 
 
