@@ -10,15 +10,23 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 LSCTL := $(VENV)/bin/lsctl
 STAMPS := .make
+# Twilio's published OpenAPI description, as the npm package @twilio/cli-core ships it; the
+# contract tests hold the client and the sandbox's Twilio emulator to it. Pinned by version and
+# by the sha256 of the package, so the contract cannot change under us.
+CLI_CORE_VERSION := 9.0.0
+CLI_CORE_SHA256 := 9fef3d7234dbce63ff3005a422f46fcf7e3486b369f852f61b3ede41097e5667
+OPENAPI_DIR := .cache/twilio-openapi/$(CLI_CORE_VERSION)
+OPENAPI_SPEC := $(OPENAPI_DIR)/twilio_messaging_v1.json
 
-.PHONY: help setup system python demo test lint typecheck unit clean
+.PHONY: help setup system python openapi demo test lint typecheck unit clean
 
 help:
 	@echo "make demo   set up what is missing, then run lsctl end to end in the local sandbox"
 	@echo "make test   set up what is missing, then run ruff, mypy and pytest"
-	@echo "make setup  only install: Debian packages ($(APT_PACKAGES)) and the locked Python env"
+	@echo "make setup  only install: Debian packages ($(APT_PACKAGES)), the locked Python env"
+	@echo "            and Twilio's OpenAPI description (npm pack, into $(OPENAPI_DIR))"
 
-setup: system python
+setup: system python openapi
 
 # Debian packages, installed only when a binary is missing (apt-get update once, first).
 system:
@@ -27,6 +35,7 @@ system:
 	{ command -v named >/dev/null || test -x /usr/sbin/named; } || missing="$$missing bind9"; \
 	command -v dig >/dev/null || missing="$$missing bind9-dnsutils"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	command -v python3 >/dev/null && python3 -c 'import venv, ensurepip' 2>/dev/null \
 	  || missing="$$missing python3 python3-venv"; \
 	if [ -n "$$missing" ]; then \
@@ -46,6 +55,24 @@ $(STAMPS)/venv: $(UV) uv.lock pyproject.toml
 	$(UV) sync --frozen --all-extras --python python3
 	@mkdir -p $(STAMPS) && touch $@
 
+# Fetched once: the messaging v1/v2 descriptions (the Link Shortening operations) and v3 (its
+# declared error body, which v1/v2 do not declare). Extracted into a temporary directory and
+# moved in last, so an interrupted fetch never leaves a half cache behind.
+openapi: $(OPENAPI_SPEC)
+
+$(OPENAPI_SPEC):
+	@command -v npm >/dev/null || { echo "npm is missing: run make setup (as root)"; exit 1; }
+	rm -rf $(OPENAPI_DIR).tmp && mkdir -p $(OPENAPI_DIR).tmp
+	cd $(OPENAPI_DIR).tmp && npm pack --silent --cache $(CURDIR)/.cache/npm @twilio/cli-core@$(CLI_CORE_VERSION) >/dev/null
+	echo "$(CLI_CORE_SHA256)  $(OPENAPI_DIR).tmp/twilio-cli-core-$(CLI_CORE_VERSION).tgz" | sha256sum -c --quiet
+	tar -xzf $(OPENAPI_DIR).tmp/twilio-cli-core-$(CLI_CORE_VERSION).tgz -C $(OPENAPI_DIR).tmp \
+	  $(foreach v,v1 v2 v3,package/src/services/twilio-api/twilio_messaging_$(v).json)
+	mkdir -p $(OPENAPI_DIR)
+	mv $(OPENAPI_DIR).tmp/package/src/services/twilio-api/twilio_messaging_v2.json \
+	   $(OPENAPI_DIR).tmp/package/src/services/twilio-api/twilio_messaging_v3.json $(OPENAPI_DIR)/
+	mv $(OPENAPI_DIR).tmp/package/src/services/twilio-api/twilio_messaging_v1.json $@
+	rm -rf $(OPENAPI_DIR).tmp
+
 demo: setup
 	@bash sandbox/demo.sh
 
@@ -55,7 +82,7 @@ lint: python
 typecheck: python
 	$(VENV)/bin/mypy
 
-unit: python
+unit: python openapi
 	$(VENV)/bin/pytest
 
 test: setup lint typecheck unit

@@ -8,8 +8,8 @@ from pathlib import Path
 
 EPILOG = """\
 typical session:
-  lsctl sandbox up                 # start BIND 9, Pebble and moto on free loopback ports
-  eval "$(lsctl sandbox env)"      # point lsctl, boto3 and ACME clients at them
+  lsctl sandbox up                 # start BIND 9, Pebble, moto and the Twilio emulator
+  eval "$(lsctl sandbox env)"      # point lsctl, boto3, ACME and Twilio clients at them
   lsctl sandbox seed               # write the sandbox stack's records by RFC 2136
   lsctl sandbox down               # stop everything; no process is left behind
 
@@ -21,7 +21,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     up = actions.add_parser("up", help="start the sandbox services in the background")
     up.add_argument("--stack", default="sandbox",
-                    help="stack whose zones the DNS server serves (default: sandbox)")
+                    help="stack whose zones the DNS server serves and whose domains the "
+                         "Twilio emulator knows (default: sandbox)")
     actions.add_parser("down", help="stop every sandbox service")
     actions.add_parser("status", help="show each service and whether it runs (exit 1 if not)")
     actions.add_parser("env", help="print shell exports for the running sandbox (no secrets)")
@@ -61,12 +62,16 @@ def _up(args: argparse.Namespace, directory: Path) -> int:
 
     stack = load_stack(args.stack)
     console = Console(stderr=True)
-    with console.status("starting BIND 9, Pebble and moto..."):
-        state = up(directory, SandboxOptions(zones=stack.zones, attached=False))
+    domains = {spec.domain_sid: spec.fqdn for spec in stack.domains}
+    with console.status("starting BIND 9, Pebble, moto and the Twilio emulator..."):
+        state = up(directory, SandboxOptions(zones=stack.zones, attached=False,
+                                             twilio_domains=domains))
     console.print(f"sandbox up in {state.directory}")
     console.print(f"  DNS (BIND 9)   {state.dns}  zones: {', '.join(state.zones)}")
     console.print(f"  ACME (Pebble)  {state.acme_directory}")
     console.print(f"  AWS (moto)     {state.aws_endpoint}")
+    console.print(f"  Twilio API     {state.twilio_base_url}  (emulator, "
+                  f"{len(domains)} domains of stack {stack.name})")
     console.print('next: eval "$(lsctl sandbox env)"')
     return 0
 
@@ -93,7 +98,8 @@ def _env(args: argparse.Namespace, directory: Path) -> int:
 
     state = SandboxState.load(directory)
     # twilio-python rewrites a custom base URL's host when these are set.
-    print(shell_exports(state.env(), unset=("TWILIO_REGION", "TWILIO_EDGE")), end="")
+    print(shell_exports(state.env(), unset=("TWILIO_REGION", "TWILIO_EDGE"),
+                        secret_files=state.secret_files()), end="")
     return 0
 
 

@@ -14,6 +14,7 @@ from linkshortening.rfc2136 import Endpoint, TsigKey
 from sandbox import bind, moto_server, pebble, process
 from sandbox.process import ServiceError, Started
 from sandbox.tls import write_listener_tls
+from sandbox.twilio_emulator import launch as twilio_emulator
 
 STATE_FILE = "state.json"
 START_TIMEOUT = 30.0
@@ -33,6 +34,9 @@ class SandboxState:
     tsig_key_name: str
     tsig_algorithm: str
     services: list[Started] = field(default_factory=list)
+    twilio_port: int = 0
+    twilio_account_sid: str = ""
+    twilio_api_key_sid: str = ""
 
     @property
     def path(self) -> Path:
@@ -55,6 +59,19 @@ class SandboxState:
     @property
     def tsig_secret_file(self) -> Path:
         return self.path / "tsig.secret"
+
+    @property
+    def twilio_auth_token_file(self) -> Path:
+        return self.path / "twilio-auth-token"
+
+    @property
+    def twilio_api_secret_file(self) -> Path:
+        return self.path / "twilio-api-secret"
+
+    @property
+    def twilio_base_url(self) -> str:
+        """The Twilio emulator, standing in for https://messaging.twilio.com."""
+        return twilio_emulator.base_url(self.twilio_port)
 
     @property
     def acme_directory(self) -> str:
@@ -81,7 +98,14 @@ class SandboxState:
             "LSCTL_ACME_CA_BUNDLE": str(self.ca_bundle),
             "AWS_ENDPOINT_URL": self.aws_endpoint,
             **moto_server.AWS_ENV,
+            "TWILIO_ACCOUNT_SID": self.twilio_account_sid,
+            "LSCTL_TWILIO_BASE_URL": self.twilio_base_url,
+            "LSCTL_TWILIO_CA_BUNDLE": str(self.ca_bundle),
         }
+
+    def secret_files(self) -> dict[str, Path]:
+        """Secret variables and the files holding them: exported by `cat`, never printed."""
+        return {"TWILIO_AUTH_TOKEN": self.twilio_auth_token_file}
 
     def save(self) -> None:
         write_atomic(self.path / STATE_FILE, json.dumps(asdict(self), indent=2))
@@ -101,9 +125,13 @@ class SandboxState:
         return cls(**data)
 
 
-def shell_exports(env: Mapping[str, str], unset: tuple[str, ...] = ()) -> str:
-    """`export` lines for `eval "$(lsctl sandbox env)"`."""
+def shell_exports(env: Mapping[str, str], unset: tuple[str, ...] = (),
+                  secret_files: Mapping[str, Path] | None = None) -> str:
+    """`export` lines for `eval "$(lsctl sandbox env)"`; secrets are read from their files by
+    the shell that evaluates them, so the text itself holds none."""
     lines = [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
+    lines += [f'export {k}="$(cat {shlex.quote(str(path))})"'
+              for k, path in (secret_files or {}).items()]
     lines += [f"unset {name}" for name in unset]
     return "\n".join(lines) + "\n"
 
@@ -113,10 +141,16 @@ class SandboxOptions:
     zones: tuple[str, ...]
     attached: bool = True  # False for `lsctl sandbox up`, whose services outlive it
     pebble_env: Mapping[str, str] = field(default_factory=dict)  # fault knobs for tests
+    # The Twilio emulator: its fault knobs (sandbox.twilio_emulator.knobs.Knobs) and the
+    # domains it knows as verified (DomainSid -> domain name), e.g. a stack's.
+    twilio_faults: Mapping[str, object] = field(default_factory=dict)
+    twilio_domains: Mapping[str, str] = field(default_factory=dict)
 
 
 def up(directory: Path, options: SandboxOptions) -> SandboxState:
-    """Start BIND 9, Pebble and moto; return once every one answers. Stops all on failure."""
+    """Start BIND 9, Pebble, moto and the Twilio emulator; return once every one answers.
+
+    Stops all on failure."""
     if not options.zones:
         raise ServiceError("the sandbox needs at least one zone to serve")
     existing = _running_state(directory)
@@ -127,12 +161,17 @@ def up(directory: Path, options: SandboxOptions) -> SandboxState:
     (directory / "logs").mkdir(exist_ok=True)
     key = bind.new_tsig_key()
     write_atomic(directory / "tsig.secret", key.secret + "\n")
+    twilio = twilio_emulator.Credentials.new()
     state = SandboxState(str(directory.resolve()), list(options.zones), 0, 0, 0, 0,
-                         key.name, key.algorithm)
+                         key.name, key.algorithm, twilio_account_sid=twilio.account_sid,
+                         twilio_api_key_sid=twilio.api_key_sid)
+    write_atomic(state.twilio_auth_token_file, twilio.auth_token + "\n")
+    write_atomic(state.twilio_api_secret_file, twilio.api_secret + "\n")
     try:
         _start_bind(state, key, options)
         _start_pebble(state, options)
         _start_moto(state, options)
+        _start_twilio(state, options)
     except BaseException:
         _stop_all(state)
         raise
@@ -208,6 +247,27 @@ def _start_moto(state: SandboxState, options: SandboxOptions) -> None:
         _ready_or_stop(state, started, lambda: moto_server.serves(state.aws_port), "moto server")
 
     _start_with_retries("moto server", attempt)
+
+
+def _start_twilio(state: SandboxState, options: SandboxOptions) -> None:
+    # After BIND (ValidateDns asks it) and Pebble (uploads must chain to Pebble's root).
+    tls = state.path / "tls"
+
+    def attempt() -> None:
+        state.twilio_port = process.free_port()
+        settings = twilio_emulator.Settings(
+            state.twilio_port, str(tls / "listener.pem"), str(tls / "listener.key"),
+            state.twilio_account_sid, str(state.twilio_auth_token_file),
+            state.twilio_api_key_sid, str(state.twilio_api_secret_file),
+            (state.dns.host, state.dns.port), [str(state.pebble_root)],
+            dict(options.twilio_domains), dict(options.twilio_faults),
+        ).write(state.path / "twilio-emulator.json")
+        started = _launch(state, "twilio", twilio_emulator.argv(settings), options)
+        _ready_or_stop(state, started,
+                       lambda: twilio_emulator.serves(state.twilio_port, state.ca_bundle),
+                       "Twilio emulator")
+
+    _start_with_retries("Twilio emulator", attempt)
 
 
 def _stop_all(state: SandboxState) -> None:

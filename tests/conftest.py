@@ -1,8 +1,9 @@
-"""Shared fixtures: one real sandbox (BIND 9, Pebble, moto) for the whole test session."""
+"""Shared fixtures: one real sandbox (BIND 9, Pebble, moto, Twilio emulator) per session."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,9 +11,13 @@ from pathlib import Path
 import pytest
 
 from sandbox.lifecycle import SandboxOptions, SandboxState, running
+from sandbox.twilio_emulator.control import EmulatorControl
+from sandbox.twilio_emulator.knobs import Knobs
 
 ROOT = Path(__file__).resolve().parent.parent
 SANDBOX_ZONES = ("lsctl.test",)
+# The emulator's knobs between tests: no faults, and validation short enough not to slow them.
+TWILIO_KNOBS = {**Knobs().as_dict(), "validation_delay": 0.2}
 
 
 @pytest.fixture(autouse=True)
@@ -25,8 +30,45 @@ def _no_twilio_region(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxState]:
     """The real sandbox services, started once and stopped at the end of the session."""
-    with running(tmp_path_factory.mktemp("sandbox"), SandboxOptions(zones=SANDBOX_ZONES)) as state:
+    options = SandboxOptions(zones=SANDBOX_ZONES, twilio_faults=TWILIO_KNOBS)
+    with running(tmp_path_factory.mktemp("sandbox"), options) as state:
         yield state
+
+
+@pytest.fixture(scope="session")
+def _emulator_control(sandbox: SandboxState) -> EmulatorControl:
+    return EmulatorControl(sandbox.twilio_base_url, sandbox.ca_bundle,
+                           sandbox.twilio_account_sid, sandbox.twilio_auth_token_file)
+
+
+@pytest.fixture
+def emulator(_emulator_control: EmulatorControl) -> Iterator[EmulatorControl]:
+    """The sandbox's Twilio emulator; knobs a test turns are turned back afterwards."""
+    yield _emulator_control
+    _emulator_control.configure(**TWILIO_KNOBS)
+
+
+@pytest.fixture
+def twilio_env(sandbox: SandboxState, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment `eval "$(lsctl sandbox env)"` gives: the client reaches the emulator."""
+    for name, value in sandbox.env().items():
+        monkeypatch.setenv(name, value)
+    for name, path in sandbox.secret_files().items():
+        monkeypatch.setenv(name, path.read_text().strip())
+    for name in ("TWILIO_API_KEY", "TWILIO_API_SECRET", "TWILIO_API_SECRET_FILE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def new_domain(emulator: EmulatorControl, name: str | None = None) -> tuple[str, str]:
+    """A fresh DomainSid, known to the emulator as `name` (default: a fresh name)."""
+    sid = "DN" + secrets.token_hex(16)
+    name = name or f"d{secrets.token_hex(4)}.lsctl.test"
+    emulator.seed({sid: name})
+    return sid, name
+
+
+def new_messaging_service() -> str:
+    return "MG" + secrets.token_hex(16)
 
 
 def lsctl_argv(*args: str) -> list[str]:
@@ -36,3 +78,12 @@ def lsctl_argv(*args: str) -> list[str]:
 
 def subprocess_env(**extra: str) -> dict[str, str]:
     return {**os.environ, **extra}
+
+
+@pytest.fixture(scope="session")
+def test_ca_trusted(_emulator_control: EmulatorControl) -> None:
+    """The emulator trusts tests.certfactory's root (one key for the session) besides Pebble's,
+    so tests can build valid chains without an ACME round trip."""
+    from tests.certfactory import make_chain
+
+    _emulator_control.configure(trust_roots=[make_chain().root.cert_pem])

@@ -83,7 +83,7 @@ def test_after_down_no_process_is_left(tmp_path: Path) -> None:
     with running(tmp_path, SandboxOptions(zones=("other.test",))) as state:
         services = list(state.services)
         assert [name for name, _, alive in status(tmp_path) if alive] == ["named", "pebble",
-                                                                         "moto"]
+                                                                         "moto", "twilio"]
     assert services and not any(process.is_running(s) for s in services)
     assert not any(_pid_alive(s.pid) for s in services)
     assert not (tmp_path / "state.json").exists()

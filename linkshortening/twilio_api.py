@@ -1,0 +1,344 @@
+"""Twilio's Link Shortening API through the official `twilio` SDK, with typed results.
+
+`LinkShorteningApi` covers every Link Shortening resource the SDK offers. Every call retries
+what Twilio says is transient (429 honouring Retry-After, 5xx, 30133, unreachable) and fails
+with one error type, `TwilioApiError`. The object is safe to share between threads: each thread
+gets its own SDK client and connection pool, which is what `wait_for_validation` relies on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import requests
+from requests.adapters import HTTPAdapter
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from linkshortening.retry import RetryPolicy, call_with_retries
+from linkshortening.secrets import read_secret
+from linkshortening.twilio_errors import TwilioApiError, TwilioSetupError
+from linkshortening.twilio_models import (
+    DnsValidation,
+    DomainCertificate,
+    DomainConfig,
+    ManagedCertRequest,
+    MessagingServiceAssociation,
+    MessagingServiceDomainConfig,
+    ValidationResult,
+)
+
+# Where the sandbox (or a proxy) stands in for https://messaging.twilio.com, and the CA bundle
+# that verifies it. TWILIO_REGION/TWILIO_EDGE never rewrite an explicit base URL.
+BASE_URL_ENV = "LSCTL_TWILIO_BASE_URL"
+CA_BUNDLE_ENV = "LSCTL_TWILIO_CA_BUNDLE"
+ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
+API_KEY_SID = re.compile(r"^SK[0-9a-fA-F]{32}$")
+POOL_SIZE = 4  # connections per thread; each thread has its own SDK client
+log = logging.getLogger("lsctl.twilio")
+T = TypeVar("T")
+ResponseHook = Callable[[requests.Response], None]
+
+
+@dataclass(frozen=True)
+class TwilioCredentials:
+    """Account SID plus either the auth token or an API key and its secret."""
+
+    account_sid: str
+    username: str  # the Account SID (auth token) or an API key SID (SK...)
+    password: str = field(repr=False)
+
+    @property
+    def kind(self) -> str:
+        return "api-key" if self.username != self.account_sid else "auth-token"
+
+    @classmethod
+    def from_env(cls) -> TwilioCredentials:
+        """TWILIO_ACCOUNT_SID with TWILIO_API_KEY + TWILIO_API_SECRET (preferred: revocable,
+        least privilege) or TWILIO_AUTH_TOKEN; each secret may also come from NAME_FILE."""
+        purpose = "Twilio credentials"
+        account = read_secret("TWILIO_ACCOUNT_SID", purpose)
+        if not ACCOUNT_SID.match(account):
+            raise TwilioSetupError("TWILIO_ACCOUNT_SID is not an Account SID (AC followed by "
+                                   "32 hex digits). Fix: copy it from the Twilio Console")
+        api_key = os.environ.get("TWILIO_API_KEY", "").strip()
+        if api_key:
+            if not API_KEY_SID.match(api_key):
+                raise TwilioSetupError("TWILIO_API_KEY is not an API key SID (SK followed by "
+                                       "32 hex digits)")
+            return cls(account, api_key, read_secret("TWILIO_API_SECRET", purpose))
+        return cls(account, account, read_secret("TWILIO_AUTH_TOKEN", purpose))
+
+
+@dataclass(frozen=True)
+class TwilioSettings:
+    """How to reach Twilio: credentials, an optional base URL and CA bundle, retries."""
+
+    credentials: TwilioCredentials
+    base_url: str | None = None  # e.g. the sandbox emulator; None: Twilio's own hosts
+    ca_bundle: str | None = None  # verifies base_url's certificate; None: system store
+    timeout: float = 30.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> TwilioSettings:
+        base_url = os.environ.get(BASE_URL_ENV, "").strip().rstrip("/") or None
+        ca_bundle = os.environ.get(CA_BUNDLE_ENV, "").strip() or None
+        if base_url is not None and not base_url.startswith("https://"):
+            raise TwilioSetupError(f"{BASE_URL_ENV}={base_url} must be an https:// URL")
+        if ca_bundle is not None and not Path(ca_bundle).is_file():
+            raise TwilioSetupError(f"{CA_BUNDLE_ENV}={ca_bundle} is not a file")
+        return cls(TwilioCredentials.from_env(), base_url, ca_bundle, **overrides)
+
+
+class _VerifyingAdapter(HTTPAdapter):
+    """Verifies TLS against one CA bundle whatever the environment says (REQUESTS_CA_BUNDLE)."""
+
+    def __init__(self, ca_bundle: str | None) -> None:
+        super().__init__(pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE)
+        self._ca_bundle = ca_bundle
+
+    def send(self, request: requests.PreparedRequest, stream: bool = False,
+             timeout: Any = None, verify: bool | str = True, cert: Any = None,
+             proxies: Any = None) -> requests.Response:
+        return super().send(request, stream=stream, timeout=timeout,
+                            verify=self._ca_bundle or True, cert=cert, proxies=proxies)
+
+
+class _HttpClient(TwilioHttpClient):  # type: ignore[misc]
+    """The SDK's HTTP client, keeping the last raw response: the SDK's exception drops
+    more_info and Retry-After, which the error and the retries need."""
+
+    def __init__(self, settings: TwilioSettings, hooks: Sequence[ResponseHook]) -> None:
+        def on_response(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+            for hook in hooks:
+                hook(response)
+
+        super().__init__(timeout=settings.timeout, request_hooks={"response": [on_response]})
+        self.session.mount("https://", _VerifyingAdapter(settings.ca_bundle))
+        self.last_response: Response | None = None
+
+    def request(self, *args: Any, **kwargs: Any) -> Response:
+        self.last_response = None
+        response: Response = super().request(*args, **kwargs)
+        self.last_response = response
+        return response
+
+
+class LinkShorteningApi:
+    """Every Link Shortening operation of the `twilio` SDK, typed, with retries."""
+
+    def __init__(self, settings: TwilioSettings, *, response_hooks: Sequence[ResponseHook] = (),
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.settings = settings
+        self._hooks = tuple(response_hooks)  # see every raw HTTP exchange (contract tests)
+        self._sleep = sleep
+        self._local = threading.local()
+
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> LinkShorteningApi:
+        return cls(TwilioSettings.from_env(), **kwargs)
+
+    def __repr__(self) -> str:
+        creds = self.settings.credentials
+        return (f"LinkShorteningApi(account={creds.account_sid}, auth={creds.kind}, "
+                f"base_url={self.settings.base_url or 'Twilio'})")
+
+    # --- certificates ---------------------------------------------------------------------
+
+    def upload_certificate(self, domain_sid: str, tls_cert: str) -> DomainCertificate:
+        """POST the chain and PKCS#8 key (`TlsCert`); usually answered `pending`."""
+        return self._call("upload certificate", lambda c: DomainCertificate.from_sdk(
+            c.messaging.v1.domain_certs(domain_sid).update(tls_cert=tls_cert)))
+
+    def fetch_certificate(self, domain_sid: str, *,
+                          api_version: Literal[1, 2] = 2) -> DomainCertificate:
+        """The domain's certificate; v2 also says whether it is Twilio-managed."""
+        if api_version == 1:
+            return self._call("fetch certificate", lambda c: DomainCertificate.from_sdk(
+                c.messaging.v1.domain_certs(domain_sid).fetch()))
+        return self._call("fetch certificate", lambda c: DomainCertificate.from_sdk(
+            c.messaging.v2.domain_certs(domain_sid).fetch()))
+
+    def delete_certificate(self, domain_sid: str) -> None:
+        self._call("delete certificate",
+                   lambda c: c.messaging.v1.domain_certs(domain_sid).delete())
+
+    def request_managed_cert(self, domain_sid: str) -> ManagedCertRequest:
+        """Ask Twilio to obtain and renew the domain's certificate itself."""
+        return self._call("request managed certificate", lambda c: ManagedCertRequest.from_sdk(
+            c.messaging.v1.request_managed_cert(domain_sid).update()))
+
+    # --- domain config --------------------------------------------------------------------
+
+    def fetch_config(self, domain_sid: str) -> DomainConfig:
+        return self._call("fetch domain config", lambda c: DomainConfig.from_sdk(
+            c.messaging.v1.domain_config(domain_sid).fetch()))
+
+    def update_config(self, domain_sid: str, *, fallback_url: str | None = None,
+                      callback_url: str | None = None, continue_on_failure: bool | None = None,
+                      disable_https: bool | None = None) -> DomainConfig:
+        """Set the given settings; None leaves one unchanged (Twilio's description has no way
+        to unset a URL: FallbackUrl and CallbackUrl are `format: uri`)."""
+        changes = {name: value for name, value in (
+            ("fallback_url", fallback_url), ("callback_url", callback_url),
+            ("continue_on_failure", continue_on_failure), ("disable_https", disable_https))
+            if value is not None}
+        return self._call("update domain config", lambda c: DomainConfig.from_sdk(
+            c.messaging.v1.domain_config(domain_sid).update(**changes)))
+
+    # --- Messaging Services ---------------------------------------------------------------
+
+    def associate_messaging_service(self, domain_sid: str,
+                                    messaging_service_sid: str) -> MessagingServiceAssociation:
+        return self._call("associate Messaging Service",
+                          lambda c: MessagingServiceAssociation.from_sdk(
+                              c.messaging.v1.linkshortening_messaging_service(
+                                  domain_sid, messaging_service_sid).create()))
+
+    def dissociate_messaging_service(self, domain_sid: str, messaging_service_sid: str) -> None:
+        self._call("dissociate Messaging Service",
+                   lambda c: c.messaging.v1.linkshortening_messaging_service(
+                       domain_sid, messaging_service_sid).delete())
+
+    def fetch_messaging_service_domain(
+            self, messaging_service_sid: str) -> MessagingServiceAssociation:
+        """Which domain a Messaging Service uses."""
+        return self._call("fetch Messaging Service domain",
+                          lambda c: MessagingServiceAssociation.from_sdk(
+                              c.messaging.v1.linkshortening_messaging_service_domain_association(
+                                  messaging_service_sid).fetch()))
+
+    def fetch_messaging_service_config(
+            self, messaging_service_sid: str) -> MessagingServiceDomainConfig:
+        """The config of the domain a Messaging Service uses."""
+        return self._call("fetch Messaging Service domain config",
+                          lambda c: MessagingServiceDomainConfig.from_sdk(
+                              c.messaging.v1.domain_config_messaging_service(
+                                  messaging_service_sid).fetch()))
+
+    # --- DNS ------------------------------------------------------------------------------
+
+    def validate_dns(self, domain_sid: str) -> DnsValidation:
+        return self._call("validate DNS", lambda c: DnsValidation.from_sdk(
+            c.messaging.v1.domain_validate_dns(domain_sid).fetch()))
+
+    # --- waiting for validation -----------------------------------------------------------
+
+    def wait_for_validation(self, domain_sids: Iterable[str], *, timeout: float = 600.0,
+                            poll_interval: float = 5.0, workers: int = 16,
+                            ) -> list[ValidationResult]:
+        """Poll every domain's certificate until `cert_in_validation` is null (validated) or
+        reports a failure, all domains in the same rounds, for at most `timeout` seconds.
+
+        Twilio takes up to five minutes per upload; polling the domains together makes many
+        uploads cost about one validation delay, not one each.
+        """
+        started = time.monotonic()
+        deadline = started + timeout
+        order = list(dict.fromkeys(domain_sids))
+        pending = list(order)
+        results: dict[str, ValidationResult] = {}
+        last: dict[str, DomainCertificate] = {}
+        with ThreadPoolExecutor(max(1, min(workers, len(order)))) as pool:
+            while pending:
+                round_started = time.monotonic()
+                for sid, outcome in zip(pending, pool.map(self._poll, pending), strict=True):
+                    if isinstance(outcome, ValidationResult):
+                        results[sid] = outcome
+                    else:
+                        last[sid] = outcome
+                pending = [sid for sid in pending if sid not in results]
+                remaining = deadline - time.monotonic()
+                if pending and remaining <= 0:
+                    for sid in pending:
+                        results[sid] = ValidationResult(
+                            sid, "timed_out", last.get(sid),
+                            f"still in validation after {time.monotonic() - started:.0f}s")
+                    break
+                if pending:
+                    pause = poll_interval - (time.monotonic() - round_started)
+                    self._sleep(max(0.0, min(pause, remaining)))
+        return [results[sid] for sid in order]
+
+    def _poll(self, domain_sid: str) -> ValidationResult | DomainCertificate:
+        """One look at a domain: a final result, or the certificate still in validation."""
+        try:
+            cert = self.fetch_certificate(domain_sid, api_version=1)
+        except TwilioApiError as exc:
+            return ValidationResult(domain_sid, "error", None, str(exc), exc)
+        validation = cert.cert_in_validation
+        if validation is None:
+            return ValidationResult(domain_sid, "validated", cert,
+                                    f"certificate {cert.certificate_sid} is current")
+        if validation.in_progress:
+            return cert
+        return ValidationResult(domain_sid, "failed", cert,
+                                f"validation ended {validation.status}"
+                                + (f": {validation.reason}" if validation.reason else ""))
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def _client(self) -> tuple[Client, _HttpClient]:
+        """This thread's SDK client (requests sessions are not meant to be shared)."""
+        cached: tuple[Client, _HttpClient] | None = getattr(self._local, "client", None)
+        if cached is None:
+            creds = self.settings.credentials
+            http = _HttpClient(self.settings, self._hooks)
+            client = Client(creds.username, creds.password, creds.account_sid, http_client=http)
+            if self.settings.base_url:
+                # The SDK would rewrite the host for a region or edge; an explicit base URL
+                # (the sandbox) is where the caller wants to go.
+                client.region = client.edge = None
+                client.messaging.base_url = self.settings.base_url
+            cached = self._local.client = (client, http)
+        return cached
+
+    def _call(self, what: str, operation: Callable[[Client], T]) -> T:
+        def attempt() -> T:
+            client, http = self._client()
+            try:
+                return operation(client)
+            except TwilioRestException as exc:
+                raise self._api_error(exc, http.last_response) from None
+            except requests.exceptions.SSLError as exc:
+                raise TwilioSetupError(f"{what}: TLS verification of {self._host()} failed "
+                                       f"({exc.__class__.__name__}); check "
+                                       f"{CA_BUNDLE_ENV}") from None
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise TwilioApiError(None, None, f"{what}: cannot reach {self._host()} "
+                                     f"({exc.__class__.__name__})") from None
+            except TwilioException as exc:
+                raise TwilioApiError(None, None, f"{what}: {exc}") from None
+
+        def delay_for(exc: Exception, retry: int) -> float | None:
+            if not isinstance(exc, TwilioApiError) or not exc.retryable:
+                return None
+            delay = self.settings.retry.delay(retry, exc.retry_after)
+            if delay is not None:
+                log.info("%s: %s; retry %d in %.1fs", what, exc, retry, delay)
+            return delay
+
+        return call_with_retries(attempt, delay_for, self._sleep)
+
+    def _api_error(self, exc: TwilioRestException, raw: Response | None) -> TwilioApiError:
+        method, uri = str(exc.method), str(exc.uri)
+        if raw is not None and raw.status_code == exc.status:
+            return TwilioApiError.from_response(raw.status_code, raw.text, raw.headers,
+                                                method, uri)
+        code = exc.code if isinstance(exc.code, int) else None
+        return TwilioApiError(exc.status, code, str(exc.msg), method=method, uri=uri)
+
+    def _host(self) -> str:
+        return self.settings.base_url or "https://messaging.twilio.com"

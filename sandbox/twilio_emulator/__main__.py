@@ -1,0 +1,57 @@
+"""`python -m sandbox.twilio_emulator --settings FILE`: run the emulator until terminated."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from cryptography import x509
+
+from sandbox.twilio_emulator.api import Context
+from sandbox.twilio_emulator.knobs import FaultInjector, Knobs
+from sandbox.twilio_emulator.launch import Settings, base_url
+from sandbox.twilio_emulator.server import App, EmulatorServer, tls_context
+from sandbox.twilio_emulator.state import Store
+
+
+def build(settings: Settings) -> EmulatorServer:
+    knobs = Knobs()
+    knobs.update(settings.knobs)
+    roots = [cert for name in settings.trust_root_files
+             for cert in x509.load_pem_x509_certificates(Path(name).read_bytes())]
+    store = Store()
+    store.seed(settings.domains)
+    ctx = Context(store, knobs, settings.dns, base_url(settings.port), roots)
+    credentials = {
+        settings.account_sid: Path(settings.auth_token_file).read_text().strip(),
+        settings.api_key_sid: Path(settings.api_secret_file).read_text().strip(),
+    }
+    app = App(ctx, credentials, FaultInjector(knobs))
+    return EmulatorServer(("127.0.0.1", settings.port),
+                          tls_context(settings.tls_cert, settings.tls_key), app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox.twilio_emulator",
+                                     description="Twilio Link Shortening API emulator")
+    parser.add_argument("--settings", type=Path, required=True,
+                        help="JSON settings written by the sandbox (secrets by file name)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    server = build(Settings.read(args.settings))
+    print(f"Twilio Link Shortening emulator on {base_url(server.server_address[1])}",
+          file=sys.stderr, flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""A small client for the emulator's control endpoint: tests turn knobs and seed domains."""
+
+from __future__ import annotations
+
+import base64
+import json
+import ssl
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+CONFIG_PATH = "/__emulator/config"
+
+
+class EmulatorControl:
+    """GET/POST /__emulator/config with the sandbox account's Basic auth."""
+
+    def __init__(self, base_url: str, ca_bundle: Path, username: str, secret_file: Path) -> None:
+        self.base_url = base_url
+        self._context = ssl.create_default_context(cafile=str(ca_bundle))
+        self._username, self._secret_file = username, secret_file
+
+    def __repr__(self) -> str:
+        return f"EmulatorControl({self.base_url!r}, user={self._username!r})"
+
+    def config(self) -> dict[str, Any]:
+        return self._call("GET", None)
+
+    def configure(self, **changes: Any) -> dict[str, Any]:
+        """Set knobs (rate_limited, unavailable, retry_later, retry_after, validation_delay,
+        fail_validation, script), add `domains` (DomainSid -> name) and `trust_roots` (PEMs)."""
+        return self._call("POST", changes)
+
+    def seed(self, domains: Mapping[str, str]) -> None:
+        self.configure(domains=dict(domains))
+
+    def _call(self, method: str, body: dict[str, Any] | None) -> dict[str, Any]:
+        secret = self._secret_file.read_text().strip()
+        token = base64.b64encode(f"{self._username}:{secret}".encode()).decode()
+        request = urllib.request.Request(
+            self.base_url + CONFIG_PATH, method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, context=self._context, timeout=10) as resp:
+            result: dict[str, Any] = json.load(resp)
+            return result
