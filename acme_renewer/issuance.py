@@ -7,12 +7,12 @@ on its `Issue` and never stops the others.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Literal, TypeVar
+from typing import Literal
 
 from acme import challenges, client, crypto_util, errors, messages
 from cryptography.hazmat.primitives import serialization
@@ -20,14 +20,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from josepy.jwa import ES256, RS256
 from josepy.jwk import JWKEC, JWKRSA
 
+from acme_renewer.acme_network import ResilientNetwork
 from acme_renewer.ari import ReplacingClient
 from acme_renewer.challenge import ChallengeRecord, DnsProvider, locate
 from acme_renewer.propagation import wait_for_propagation
 
 KeyType = Literal["ecdsa-p256", "rsa-2048"]
 USER_AGENT = "lsctl (+https://github.com/lsctl)"
-BAD_NONCE_RETRIES = 10  # Let's Encrypt rejects some nonces; the library retries only once
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -54,6 +53,7 @@ class Issue:
     challenges: list[tuple[messages.ChallengeBody, ChallengeRecord]] = field(default_factory=list)
     fullchain_pem: str | None = None
     error: str | None = None
+    cleanup_error: str | None = None  # records left in DNS; the journal keeps them for later
 
     @property
     def records(self) -> list[ChallengeRecord]:
@@ -76,12 +76,11 @@ class AcmeSession:
         self.account = account
         self.directory = client.ClientV2.get_directory(account.directory_url, self._network())
 
-    def _network(self, regr: messages.RegistrationResource | None = None) -> client.ClientNetwork:
+    def _network(self, regr: messages.RegistrationResource | None = None) -> ResilientNetwork:
         verify: bool | str = self.account.ca_bundle or True
         alg = ES256 if isinstance(self.account.key, JWKEC) else RS256
-        return client.ClientNetwork(self.account.key, account=regr, alg=alg,
-                                    user_agent=USER_AGENT,
-                                    verify_ssl=verify)  # type: ignore[arg-type]
+        return ResilientNetwork(self.account.key, account=regr, alg=alg, user_agent=USER_AGENT,
+                                verify_ssl=verify)
 
     def register(self, agree_tos: bool, eab: tuple[str, str] | None = None) -> str:
         """Create (or find) the account; return its URL."""
@@ -94,7 +93,7 @@ class AcmeSession:
         registration = messages.NewRegistration.from_data(
             email=self.account.email, terms_of_service_agreed=agree_tos,
             external_account_binding=binding)
-        regr = _retry_bad_nonce(lambda: acme.new_account(registration))
+        regr = acme.new_account(registration)
         return str(regr.uri)
 
     def client(self) -> ReplacingClient:
@@ -150,8 +149,12 @@ def issue_all(session: AcmeSession, issues: Sequence[Issue], provider: DnsProvid
         finally:
             if records:
                 say("cleanup")
-                provider.cleanup(records)
-                note([])
+                try:
+                    provider.cleanup(records)
+                    note([])
+                except Exception as exc:  # kept in the journal: the next run removes them
+                    for issue in ordered:
+                        issue.cleanup_error = f"{exc.__class__.__name__}: {exc}"
 
 
 def _guard(issue: Issue, step: Callable[[], None]) -> None:
@@ -176,7 +179,7 @@ def _order(session: AcmeSession, issue: Issue) -> None:
     csr = crypto_util.make_csr(issue.key_pem, list(issue.names))
     profile = session.offered_profile(issue.profile)
     replaces = issue.replaces if session.has_ari else None  # only CAs with ARI know it
-    issue.order = _retry_bad_nonce(lambda: acme.new_order(csr, profile, replaces))
+    issue.order = acme.new_order(csr, profile, replaces)
     for authzr in issue.order.authorizations:
         if authzr.body.status == messages.STATUS_VALID:
             continue  # reused authorization: nothing to prove
@@ -196,22 +199,18 @@ def _validate(session: AcmeSession, issue: Issue, deadline: dt.datetime) -> None
     acme = session.client()
     for challb, _ in issue.challenges:
         response = challb.chall.response(session.account.key)
-        _retry_bad_nonce(partial(acme.answer_challenge, challb, response))
+        acme.answer_challenge(challb, response)
     try:
         order = acme.poll_authorizations(issue.order, deadline)
     except errors.ValidationError as exc:
-        for authzr in exc.failed_authzrs:  # free the CA's pending state; report the reason
-            _retry_bad_nonce(partial(acme.deactivate_authorization, authzr))
+        # A failed authorization is already invalid (RFC 8555 allows deactivating only valid
+        # or pending ones); deactivate the order's others so none lingers at the CA, then
+        # report the CA's reason for the failed ones.
+        failed = {authzr.uri for authzr in exc.failed_authzrs}
+        for authzr in issue.order.authorizations:
+            if authzr.uri not in failed:
+                with contextlib.suppress(errors.Error, messages.Error):
+                    acme.deactivate_authorization(authzr)
         raise
-    order = _retry_bad_nonce(lambda: acme.finalize_order(order, deadline))
+    order = acme.finalize_order(order, deadline)
     issue.fullchain_pem = order.fullchain_pem
-
-
-def _retry_bad_nonce(call: Callable[[], T]) -> T:
-    for attempt in range(BAD_NONCE_RETRIES):
-        try:
-            return call()
-        except messages.Error as exc:
-            if exc.code != "badNonce" or attempt == BAD_NONCE_RETRIES - 1:
-                raise
-    raise AssertionError("unreachable")

@@ -162,6 +162,20 @@ class RenewerState:
         self.backend.write(f"domains/{fqdn}/key.pem", key_pem)
         self.backend.write(f"domains/{fqdn}/cert.json", json.dumps(asdict(cert)).encode())
 
+    def ari(self, fqdn: str) -> tuple[dt.datetime | None, dt.datetime] | None:
+        """The CA's last renewal time for the domain and when it may be asked again."""
+        raw = self.backend.read(f"domains/{fqdn}/ari.json")
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        renew_at = dt.datetime.fromisoformat(data["renew_at"]) if data["renew_at"] else None
+        return renew_at, dt.datetime.fromisoformat(data["next_check"])
+
+    def save_ari(self, fqdn: str, renew_at: dt.datetime | None, next_check: dt.datetime) -> None:
+        self.backend.write(f"domains/{fqdn}/ari.json", json.dumps({
+            "renew_at": renew_at.isoformat() if renew_at else None,
+            "next_check": next_check.isoformat()}).encode())
+
     # Challenge records are written before they are created in DNS, so a crashed run's
     # leftovers are known to the next run, which removes them first.
     def pending_records(self) -> list[ChallengeRecord]:

@@ -15,8 +15,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
                 "validate a stack file and print the DNS records each domain needs"),
     "cert": ("linkshortening.cert_cli",
              "convert keys to PKCS#8, preflight a certificate, print the TlsCert to upload"),
+    "renew": ("acme_renewer.cli",
+              "obtain Let's Encrypt certificates for due domains, upload them to Twilio"),
     "sandbox": ("sandbox.cli",
-                "run the local sandbox (Pebble, BIND 9, moto) that the demo and tests use"),
+                "run the local sandbox (Pebble, BIND 9, moto, Twilio emulator) for demo and tests"),
 }
 
 EXIT_USAGE = 2

@@ -9,6 +9,11 @@ USER_ERRORS = {
     "linkshortening.secrets.MissingSecret",
     "linkshortening.rfc2136.DnsUpdateError",
     "sandbox.process.ServiceError",
+    "linkshortening.dnsquery.DnsLookupError",
+    "acme_renewer.state.StateLocked",
+    "acme_renewer.route53_provider.Route53Error",
+    "acme.errors.Error",  # the ACME server refused the account or the request
+    "requests.exceptions.RequestException",  # a server (the CA) could not be reached
     "linkshortening.twilio_errors.TwilioApiError",
     "linkshortening.twilio_errors.TwilioSetupError",
 }

@@ -1,1 +1,1 @@
-"""Local stand-ins for the real services: Pebble, BIND 9, moto server (and the Twilio emulator)."""
+"""Local stand-ins for the real services: Pebble, BIND 9, moto server, the Twilio emulator."""

@@ -18,3 +18,9 @@ lsctl records --stack sandbox
 
 echo "==> lsctl sandbox seed --stack sandbox   (RFC 2136 updates, then what BIND 9 answers)"
 lsctl sandbox seed --stack sandbox
+
+echo "==> lsctl renew --stack sandbox   (Pebble issues by DNS-01, the Twilio emulator validates)"
+lsctl renew --stack sandbox --validation-poll 0.5
+
+echo "==> lsctl renew --stack sandbox   (again: nothing is due)"
+lsctl renew --stack sandbox --validation-poll 0.5

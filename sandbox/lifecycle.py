@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -17,6 +18,7 @@ from sandbox.tls import write_listener_tls
 from sandbox.twilio_emulator import launch as twilio_emulator
 
 STATE_FILE = "state.json"
+RENEWER_STATE = "renewer-state"
 START_TIMEOUT = 30.0
 START_ATTEMPTS = 3  # a free port can be taken between choosing it and binding it
 
@@ -141,6 +143,7 @@ class SandboxOptions:
     zones: tuple[str, ...]
     attached: bool = True  # False for `lsctl sandbox up`, whose services outlive it
     pebble_env: Mapping[str, str] = field(default_factory=dict)  # fault knobs for tests
+    pebble_eab_keys: Mapping[str, str] = field(default_factory=dict)  # kid -> HMAC: EAB on
     # The Twilio emulator: its fault knobs (sandbox.twilio_emulator.knobs.Knobs) and the
     # domains it knows as verified (DomainSid -> domain name), e.g. a stack's.
     twilio_faults: Mapping[str, object] = field(default_factory=dict)
@@ -159,6 +162,9 @@ def up(directory: Path, options: SandboxOptions) -> SandboxState:
                            "`lsctl sandbox down` first")
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "logs").mkdir(exist_ok=True)
+    # A new sandbox has a new Pebble root: what a renewer kept from an earlier sandbox
+    # (stacks/Pulumi.sandbox.yaml keeps it here) chains to nothing the emulator trusts.
+    shutil.rmtree(directory / RENEWER_STATE, ignore_errors=True)
     key = bind.new_tsig_key()
     write_atomic(directory / "tsig.secret", key.secret + "\n")
     twilio = twilio_emulator.Credentials.new()
@@ -228,7 +234,8 @@ def _start_pebble(state: SandboxState, options: SandboxOptions) -> None:
         state.acme_port = process.free_port()
         state.acme_management_port = process.free_port()
         config = pebble.write_config(state.path, state.acme_port, state.acme_management_port,
-                                     cert, key, (process.free_port(), process.free_port()))
+                                     cert, key, (process.free_port(), process.free_port()),
+                                     options.pebble_eab_keys)
         env = {**pebble.base_env(), **options.pebble_env}
         started = _launch(state, "pebble", pebble.argv(config, state.dns_port), options, env)
         _ready_or_stop(state, started, lambda: pebble.serves(state.acme_port, state.ca_bundle),

@@ -6,13 +6,16 @@ import json
 import ssl
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 from linkshortening.files import write_atomic
 
 
 def write_config(directory: Path, port: int, management_port: int, cert: Path, key: Path,
-                 validation_ports: tuple[int, int]) -> Path:
+                 validation_ports: tuple[int, int],
+                 eab_keys: Mapping[str, str] | None = None) -> Path:
+    """Pebble's JSON config; `eab_keys` (kid -> base64url HMAC key) makes EAB required."""
     http_port, tls_port = validation_ports
     config = {
         "pebble": {
@@ -24,7 +27,8 @@ def write_config(directory: Path, port: int, management_port: int, cert: Path, k
             "httpPort": http_port,
             "tlsPort": tls_port,
             "ocspResponderURL": "",
-            "externalAccountBindingRequired": False,
+            "externalAccountBindingRequired": bool(eab_keys),
+            **({"externalAccountMACKeys": dict(eab_keys)} if eab_keys else {}),
         }
     }
     path = directory / "pebble-config.json"

@@ -1,8 +1,10 @@
-"""A small TLS proxy in front of Pebble that adds ARI (RFC 9773), which Debian's Pebble lacks.
+"""A small TLS proxy in front of Pebble adding ARI (RFC 9773) and profiles (Debian's Pebble has
+neither).
 
-It adds `renewalInfo` to the directory, answers renewalInfo requests with a configured window
-and Retry-After, records the payloads of newOrder requests, and forwards everything else to
-Pebble unchanged (Host kept, so Pebble's URLs and JWS url checks point at the proxy).
+It adds `renewalInfo` and a `shortlived` profile to the directory, answers renewalInfo
+requests with a configured window and Retry-After, records the payloads of newOrder requests,
+and forwards everything else to Pebble unchanged (Host kept, so Pebble's URLs and JWS url
+checks point at the proxy).
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ class AriResponder:
         if request.path == "/dir":
             directory = json.loads(body)
             directory["renewalInfo"] = f"https://127.0.0.1:{self.port}/renewal-info"
+            directory.setdefault("meta", {})["profiles"] = {
+                "shortlived": "a profile only this responder offers"}
             body = json.dumps(directory).encode()
         self._reply(request, response.status,
                     {k: v for k, v in response.getheaders() if k.lower() not in HOP_HEADERS},

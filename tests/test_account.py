@@ -34,3 +34,31 @@ def test_terms_must_be_agreed(sandbox: SandboxState, tmp_path: Path,
     with pytest.raises(ConfigError, match="agreeTos: true"):
         open_session(AcmeSettings(), state, "stack")
     assert state.account() is None
+
+
+def test_external_account_binding_when_the_ca_requires_it(
+        tmp_path_factory: pytest.TempPathFactory, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import base64
+    import secrets
+
+    from linkshortening.secrets import MissingSecret
+    from sandbox.lifecycle import SandboxOptions, running
+
+    hmac = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
+    options = SandboxOptions(zones=("lsctl.test",), pebble_eab_keys={"kid-lsctl": hmac})
+    with running(tmp_path_factory.mktemp("eab"), options) as eab_sandbox:
+        for name, value in eab_sandbox.env().items():
+            monkeypatch.setenv(name, value)
+        state = RenewerState(DirectoryBackend(tmp_path))
+        settings = AcmeSettings(agree_tos=True)
+        monkeypatch.delenv("LSCTL_EAB_KID", raising=False)
+        with pytest.raises(MissingSecret, match="LSCTL_EAB_KID"):
+            open_session(settings, state, "stack")
+        monkeypatch.setenv("LSCTL_EAB_KID", "kid-lsctl")
+        monkeypatch.setenv("LSCTL_EAB_HMAC", hmac)
+        session = open_session(settings, state, "stack")
+        assert session.account.account_url and state.account() is not None
+        assert session.directory.meta.external_account_required
+    output = capsys.readouterr()
+    assert hmac not in output.out + output.err

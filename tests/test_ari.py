@@ -56,3 +56,22 @@ def test_window_honoured_and_replaces_sent(sandbox: SandboxState, tmp_path: Path
         issue_all(session, [second], provider, propagation_interval=0.1)
         assert second.error is None and second.fullchain_pem
         assert ari.orders[-1]["replaces"] == cert_id(pem)
+
+
+def test_profile_sent_only_when_offered(sandbox: SandboxState, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in sandbox.env().items():
+        monkeypatch.setenv(name, value)
+    provider = Rfc2136Provider.from_settings(
+        DnsSettings(provider="rfc2136", tsig_key_name=sandbox.tsig_key_name), "test")
+    now = dt.datetime.now(dt.UTC)
+    with AriResponder(sandbox, window=(now, now + dt.timedelta(days=1))) as ari:
+        monkeypatch.setenv("LSCTL_ACME_DIRECTORY", ari.directory_url)
+        session = open_session(AcmeSettings(agree_tos=True), RenewerState(
+            DirectoryBackend(tmp_path)), "stack")
+        offered = Issue((f"p{uuid.uuid4().hex[:6]}.lsctl.test",), profile="shortlived")
+        unknown = Issue((f"q{uuid.uuid4().hex[:6]}.lsctl.test",), profile="nonexistent")
+        issue_all(session, [offered], provider, propagation_interval=0.1)
+        assert ari.orders[-1].get("profile") == "shortlived" and offered.error is None
+        issue_all(session, [unknown], provider, propagation_interval=0.1)
+        assert not ari.orders[-1].get("profile") and unknown.error is None

@@ -1,0 +1,74 @@
+"""The `acme` library's network layer, made to survive what real CAs do under load.
+
+The library retries a rejected nonce once; Let's Encrypt (and Pebble's
+PEBBLE_WFE_NONCEREJECT) can reject several in a row. A 429 or 503 carries Retry-After, which
+the library ignores; here it is honoured, within a cap, and the request signed anew.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import time
+from typing import Any
+
+import requests
+from acme import client, messages
+
+BAD_NONCE_RETRIES = 20
+RETRY_AFTER_RETRIES = 3
+RETRY_AFTER_CAP = 120.0  # seconds; a longer wait is reported, not slept through
+
+
+class ResilientNetwork(client.ClientNetwork):
+    """ClientNetwork that retries badNonce and honours Retry-After on 429/503."""
+
+    def __init__(self, *args: Any, sleep: Any = time.sleep, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sleep = sleep
+        self._last_wait: float | None = None  # Retry-After of the last 429/503, if any
+
+    def _check_response(self, response: requests.Response,  # type: ignore[override]
+                        content_type: str | None = None) -> requests.Response:
+        self._last_wait = (_retry_after(response.headers.get("Retry-After"))
+                           if response.status_code in (429, 503) else None)
+        return super()._check_response(response, content_type=content_type)
+
+    def post(self, *args: Any, **kwargs: Any) -> requests.Response:
+        return self._retrying(lambda: self._post_once(*args, **kwargs), nonce=True)
+
+    def get(self, url: str, content_type: str = "application/json",
+            **kwargs: Any) -> requests.Response:
+        return self._retrying(lambda: super(ResilientNetwork, self).get(
+            url, content_type=content_type, **kwargs), nonce=False)
+
+    def _retrying(self, send: Any, nonce: bool) -> requests.Response:
+        nonces = waits = 0
+        while True:
+            try:
+                response: requests.Response = send()
+                return response
+            except messages.Error as exc:
+                if nonce and exc.code == "badNonce" and nonces < BAD_NONCE_RETRIES:
+                    nonces += 1  # _post_once fetches a fresh nonce and signs again
+                    continue
+                wait = self._last_wait
+                if wait is None or wait > RETRY_AFTER_CAP or waits >= RETRY_AFTER_RETRIES:
+                    raise
+                waits += 1
+                self._sleep(wait)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())

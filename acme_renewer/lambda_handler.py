@@ -1,0 +1,81 @@
+"""The renewal job in AWS Lambda: the same pipeline as `lsctl renew`, fed from Secrets Manager.
+
+Environment (set by the RenewalSchedule component):
+  LSCTL_STACK_FILE         the stack file in the archive (default stacks/Pulumi.<stack>.yaml)
+  LSCTL_TWILIO_SECRET_ID   secret holding {"account_sid", "auth_token"} or
+                           {"account_sid", "api_key", "api_secret"}
+  LSCTL_TSIG_SECRET_ID     optional: secret holding the TSIG secret (RFC 2136 zones)
+  LSCTL_METRIC_NAMESPACE   CloudWatch namespace for DaysToExpiry (default lsctl)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+TWILIO_KEYS = {"account_sid": "TWILIO_ACCOUNT_SID", "auth_token": "TWILIO_AUTH_TOKEN",
+               "api_key": "TWILIO_API_KEY", "api_secret": "TWILIO_API_SECRET"}
+
+
+def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
+    """Renew every due domain; return the report (status per domain) as JSON-able data."""
+    import boto3
+
+    from acme_renewer.cli import report_json
+    from acme_renewer.pipeline import RenewOptions, renew_stack
+    from acme_renewer.wiring import dns_provider, session_opener, state_store
+    from linkshortening.config import load_stack_file
+    from linkshortening.twilio_api import LinkShorteningApi
+
+    secrets = boto3.client("secretsmanager")
+    _load_secrets(secrets)
+    stack_file = Path(os.environ.get("LSCTL_STACK_FILE")
+                      or Path(__file__).resolve().parent.parent / "stacks" /
+                      f"Pulumi.{event.get('stack', 'prod')}.yaml")
+    stack = load_stack_file(stack_file)
+    specs = stack.select(event.get("domains"))
+    state = state_store(stack)
+    report = renew_stack(stack, specs, state, LinkShorteningApi.from_env(), dns_provider(stack),
+                         session_opener(stack, state),
+                         RenewOptions(force=bool(event.get("force", False)),
+                                      dry_run=bool(event.get("dry_run", False))),
+                         lambda phase, domain, message: print(
+                             json.dumps({"phase": phase, "domain": domain, "message": message})))
+    _publish_days_to_expiry(boto3.client("cloudwatch"), report, stack.name)
+    result = report_json(report)
+    print(json.dumps(result))
+    if report.exit_code:
+        # A failed invocation is what the CloudWatch Errors alarm counts.
+        raise RuntimeError(f"{len(report.failed)} domain(s) failed: "
+                           + ", ".join(o.fqdn for o in report.failed))
+    return result
+
+
+def _load_secrets(client: Any) -> None:
+    """Credentials into the environment variables the clients read; values never logged."""
+    twilio_id = os.environ.get("LSCTL_TWILIO_SECRET_ID")
+    if twilio_id:
+        values = json.loads(client.get_secret_value(SecretId=twilio_id)["SecretString"])
+        for key, variable in TWILIO_KEYS.items():
+            if values.get(key):
+                os.environ[variable] = values[key]
+    tsig_id = os.environ.get("LSCTL_TSIG_SECRET_ID")
+    if tsig_id:
+        os.environ["LSCTL_TSIG_SECRET"] = client.get_secret_value(
+            SecretId=tsig_id)["SecretString"].strip()
+
+
+def _publish_days_to_expiry(cloudwatch: Any, report: Any, stack: str) -> None:
+    """The fewest days left of any domain's live certificate: the alarm fires days before
+    Twilio's 30131 warning would."""
+    now = dt.datetime.now(dt.UTC)
+    days = [(o.expires - now).total_seconds() / 86400 for o in report.outcomes if o.expires]
+    if not days:
+        return
+    cloudwatch.put_metric_data(
+        Namespace=os.environ.get("LSCTL_METRIC_NAMESPACE", "lsctl"),
+        MetricData=[{"MetricName": "DaysToExpiry", "Dimensions": [
+            {"Name": "Stack", "Value": stack}], "Value": min(days), "Unit": "None"}])
