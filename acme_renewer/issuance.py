@@ -138,8 +138,9 @@ def issue_all(session: AcmeSession, issues: Sequence[Issue], provider: DnsProvid
                 say("present")
                 note(records)
                 provider.present(records)
-                say("propagate")
-                wait_for_propagation(records, propagation_timeout, propagation_interval)
+                if propagation_timeout > 0:  # 0: the stack turned the check off
+                    say("propagate")
+                    wait_for_propagation(records, propagation_timeout, propagation_interval)
             say("validate")
             deadline = dt.datetime.now() + dt.timedelta(seconds=deadline_seconds)
             list(pool.map(lambda i: _guard(i, lambda: _validate(session, i, deadline)), ordered))

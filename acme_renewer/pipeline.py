@@ -208,7 +208,8 @@ def _issue(stack: Stack, state: RenewerState, session: AcmeSession, dns: DnsProv
         item.issue = Issue(item.spec.names, cast(KeyType, stack.acme.key_type),
                            stack.acme.profile, replaces)
     issues = [i.issue for i in items if i.issue is not None]
-    issue_all(session, issues, dns, stack.acme.propagation_timeout,
+    timeout = stack.acme.propagation_timeout if stack.acme.propagation_check else 0
+    issue_all(session, issues, dns, timeout,
               stack.acme.propagation_interval, workers=options.workers,
               phase=lambda p: say(p, None, f"{len(issues)} certificate(s)"),
               journal=state.save_pending_records)

@@ -105,6 +105,9 @@ class AcmeSettings:
     eab_hmac_env: str = "LSCTL_EAB_HMAC"
     propagation_timeout: int = 120
     propagation_interval: float = 2.0
+    # Off only where the authoritative servers cannot be asked (e.g. a Route53 stand-in with
+    # no DNS, or a CA that is told to accept everything); the CA is then asked at once.
+    propagation_check: bool = True
     state_backend: str = "directory"
     state_location: str | None = None  # directory path, or Secrets Manager name prefix
 
@@ -312,6 +315,7 @@ def _acme(source: str, raw: object) -> AcmeSettings:
         eab_hmac_env=r.string("eabHmacEnv") or "LSCTL_EAB_HMAC",
         propagation_timeout=r.integer("propagationTimeout", 120, 1, 3600),
         propagation_interval=float(interval) if interval is not None else 2.0,
+        propagation_check=r.boolean("propagationCheck", True),
         state_backend=s.choice("backend", STATE_BACKENDS, "directory") or "directory",
         state_location=s.string("location"),
     )

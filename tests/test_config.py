@@ -230,11 +230,13 @@ def test_acme_settings(tmp_path: Path) -> None:
           agreeTos: true
           keyType: rsa-2048
           renewWhenLifetimeLeft: 0.25
+          propagationCheck: false
           state: {backend: secretsmanager, location: lsctl/prod}
         """)
     acme = load_stack_file(path).acme
     assert acme.directory_url == "https://acme-staging-v02.api.letsencrypt.org/directory"
     assert acme.agree_tos and acme.key_type == "rsa-2048" and acme.renew_fraction == 0.25
+    assert not acme.propagation_check
     assert (acme.state_backend, acme.state_location) == ("secretsmanager", "lsctl/prod")
     assert load_stack("sandbox", ROOT).acme.agree_tos
 
