@@ -1,9 +1,9 @@
 """ACME Renewal Information (RFC 9773) and the `replaces` field the `acme` library lacks.
 
 The library fetches the suggested window and picks a uniformly random time in it
-(`ClientV2.renewal_time`); this module adds the certificate identifier and a client whose
-new orders can say which certificate they replace, so the CA can exempt the renewal from
-rate limits and knows the old certificate may be revoked.
+(`ClientV2.renewal_time`); this module adds the certificate identifier and the newOrder
+message that says which certificate it replaces (sent by `acme_client.BatchClient`), so the
+CA can exempt the renewal from rate limits and knows the old certificate may be revoked.
 """
 
 from __future__ import annotations
@@ -35,27 +35,6 @@ def cert_id(cert_pem: bytes) -> str:
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     return f"{b64(aki.key_identifier)}.{b64(serial_der)}"
-
-
-class ReplacingClient(client.ClientV2):
-    """ClientV2 whose new_order can carry `replaces`; everything else is the library's."""
-
-    def new_order(self, csr_pem: bytes, profile: str | None = None,
-                  replaces: str | None = None) -> messages.OrderResource:
-        if replaces is None:
-            return super().new_order(csr_pem, profile)
-        csr = x509.load_pem_x509_csr(csr_pem)
-        sans = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        identifiers = [messages.Identifier(typ=messages.IDENTIFIER_FQDN, value=name)
-                       for name in sans.get_values_for_type(x509.DNSName)]
-        order = ReplacingNewOrder(identifiers=identifiers, profile=profile or "",
-                                  replaces=replaces)
-        response = self._post(self.directory["newOrder"], order)
-        body = messages.Order.from_json(response.json())
-        authorizations = [self._authzr_from_response(self._post_as_get(url), uri=url)
-                          for url in body.authorizations]
-        return messages.OrderResource(body=body, uri=response.headers.get("Location"),
-                                      authorizations=authorizations, csr_pem=csr_pem)
 
 
 @dataclass(frozen=True)

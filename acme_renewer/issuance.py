@@ -8,7 +8,8 @@ on its `Issue` and never stops the others.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,8 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from josepy.jwa import ES256, RS256
 from josepy.jwk import JWKEC, JWKRSA
 
+from acme_renewer.acme_client import BatchClient
 from acme_renewer.acme_network import ResilientNetwork
-from acme_renewer.ari import ReplacingClient
 from acme_renewer.challenge import ChallengeRecord, DnsProvider, locate
 from acme_renewer.propagation import wait_for_propagation
 
@@ -75,6 +76,7 @@ class AcmeSession:
     def __init__(self, account: AcmeAccount) -> None:
         self.account = account
         self.directory = client.ClientV2.get_directory(account.directory_url, self._network())
+        self._local = threading.local()
 
     def _network(self, regr: messages.RegistrationResource | None = None) -> ResilientNetwork:
         verify: bool | str = self.account.ca_bundle or True
@@ -96,12 +98,17 @@ class AcmeSession:
         regr = acme.new_account(registration)
         return str(regr.uri)
 
-    def client(self) -> ReplacingClient:
+    def client(self) -> BatchClient:
+        """This thread's client: a ClientNetwork (nonces, session) is not safe to share."""
         if not self.account.account_url:
             raise ValueError("register the ACME account before ordering")
-        regr = messages.RegistrationResource(uri=self.account.account_url,
-                                             body=messages.Registration())
-        return ReplacingClient(self.directory, self._network(regr))
+        cached: BatchClient | None = getattr(self._local, "client", None)
+        if cached is None:
+            regr = messages.RegistrationResource(uri=self.account.account_url,
+                                                 body=messages.Registration())
+            cached = BatchClient(self.directory, self._network(regr))
+            self._local.client = cached
+        return cached
 
     def offered_profile(self, wanted: str | None) -> str | None:
         """`wanted` if the directory lists it among its profiles, else None."""
@@ -142,8 +149,15 @@ def issue_all(session: AcmeSession, issues: Sequence[Issue], provider: DnsProvid
                     say("propagate")
                     wait_for_propagation(records, propagation_timeout, propagation_interval)
             say("validate")
-            deadline = dt.datetime.now() + dt.timedelta(seconds=deadline_seconds)
-            list(pool.map(lambda i: _guard(i, lambda: _validate(session, i, deadline)), ordered))
+            deadline = time.monotonic() + deadline_seconds
+            list(pool.map(lambda i: _guard(i, lambda: _answer(session, i)), ordered))
+            _rounds(pool, [i for i in ordered if i.error is None],
+                    lambda i: _authorized(session, i), deadline, "authorizations")
+            say("finalize")
+            ready = [i for i in ordered if i.error is None]
+            list(pool.map(lambda i: _guard(i, lambda: _finalize(session, i)), ready))
+            _rounds(pool, [i for i in ready if i.error is None],
+                    lambda i: _issued(session, i), deadline, "the certificate")
         except Exception as exc:  # a shared phase failed: every domain in it failed with it
             for issue in ordered:
                 issue.error = issue.error or f"{exc.__class__.__name__}: {exc}"
@@ -195,23 +209,71 @@ def _order(session: AcmeSession, issue: Issue) -> None:
         issue.challenges.append((challb, locate(identifier, value)))
 
 
-def _validate(session: AcmeSession, issue: Issue, deadline: dt.datetime) -> None:
-    assert issue.order is not None
+def _rounds(pool: ThreadPoolExecutor, pending: list[Issue], done: Callable[[Issue], bool],
+            deadline: float, waiting_for: str) -> None:
+    """Look at every pending issue once per round, all in parallel, until each is done or
+    failed: one short pause per round for the whole batch, not a second per order."""
+    pause = 0.05
+    while pending:
+        finished = list(pool.map(lambda i: _guard_done(i, done), pending))
+        pending = [i for i, ok in zip(pending, finished, strict=True) if not ok and not i.error]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            for issue in pending:
+                issue.error = f"timed out waiting for the CA ({waiting_for})"
+            return
+        time.sleep(pause)  # polling the CA, growing up to 2 s between rounds
+        pause = min(pause * 1.5, 2.0)
+
+
+def _guard_done(issue: Issue, done: Callable[[Issue], bool]) -> bool:
+    result = False
+
+    def step() -> None:
+        nonlocal result
+        result = done(issue)
+
+    _guard(issue, step)
+    return result
+
+
+def _answer(session: AcmeSession, issue: Issue) -> None:
     acme = session.client()
     for challb, _ in issue.challenges:
-        response = challb.chall.response(session.account.key)
-        acme.answer_challenge(challb, response)
-    try:
-        order = acme.poll_authorizations(issue.order, deadline)
-    except errors.ValidationError as exc:
+        acme.answer_challenge(challb, challb.chall.response(session.account.key))
+
+
+def _authorized(session: AcmeSession, issue: Issue) -> bool:
+    """One look at the order's authorizations: True when all are valid."""
+    assert issue.order is not None
+    acme = session.client()
+    fresh = [authzr if authzr.body.status == messages.STATUS_VALID else acme.poll(authzr)[0]
+             for authzr in issue.order.authorizations]
+    issue.order = issue.order.update(authorizations=fresh)
+    failed = [a for a in fresh if a.body.status == messages.STATUS_INVALID]
+    if failed:
         # A failed authorization is already invalid (RFC 8555 allows deactivating only valid
         # or pending ones); deactivate the order's others so none lingers at the CA, then
         # report the CA's reason for the failed ones.
-        failed = {authzr.uri for authzr in exc.failed_authzrs}
-        for authzr in issue.order.authorizations:
-            if authzr.uri not in failed:
+        for authzr in fresh:
+            if authzr.body.status in (messages.STATUS_PENDING, messages.STATUS_VALID):
                 with contextlib.suppress(errors.Error, messages.Error):
                     acme.deactivate_authorization(authzr)
-        raise
-    order = acme.finalize_order(order, deadline)
-    issue.fullchain_pem = order.fullchain_pem
+        raise errors.ValidationError(failed)
+    return all(a.body.status == messages.STATUS_VALID for a in fresh)
+
+
+def _finalize(session: AcmeSession, issue: Issue) -> None:
+    assert issue.order is not None
+    issue.order = session.client().begin_finalization(issue.order)
+
+
+def _issued(session: AcmeSession, issue: Issue) -> bool:
+    """One look at a finalized order: True once the certificate is downloaded."""
+    assert issue.order is not None
+    issue.order = session.client().order_status(issue.order)
+    if issue.order.fullchain_pem:
+        issue.fullchain_pem = issue.order.fullchain_pem
+        return True
+    return False

@@ -40,7 +40,7 @@ def test_root_subdomain_and_wildcard_in_one_run(session: AcmeSession,
     phases: list[str] = []
     issue_all(session, issues, provider(sandbox), propagation_interval=0.1,
               phase=phases.append)
-    assert phases == ["order", "present", "propagate", "validate", "cleanup"]
+    assert phases == ["order", "present", "propagate", "validate", "finalize", "cleanup"]
     root = x509.load_pem_x509_certificate(sandbox.pebble_root.read_bytes())
     for issue in issues:
         assert issue.error is None, issue.error
