@@ -18,11 +18,14 @@ CLI_CORE_SHA256 := 9fef3d7234dbce63ff3005a422f46fcf7e3486b369f852f61b3ede41097e5
 OPENAPI_DIR := .cache/twilio-openapi/$(CLI_CORE_VERSION)
 OPENAPI_SPEC := $(OPENAPI_DIR)/twilio_messaging_v1.json
 
-.PHONY: help setup system python openapi demo test lint typecheck unit clean
+BENCH_PACKAGES := certbot python3-certbot-dns-rfc2136 lego dnsperf
+
+.PHONY: help setup system python openapi demo test lint typecheck unit bench bench-system clean
 
 help:
 	@echo "make demo   set up what is missing, then run lsctl end to end in the local sandbox"
 	@echo "make test   set up what is missing, then run ruff, mypy and pytest"
+	@echo "make bench  run the benchmarks beside certbot, lego and dnsperf; writes bench/RESULTS.md"
 	@echo "make setup  only install: Debian packages ($(APT_PACKAGES)), the locked Python env"
 	@echo "            and Twilio's OpenAPI description (npm pack, into $(OPENAPI_DIR))"
 
@@ -86,6 +89,19 @@ unit: python openapi
 	$(VENV)/bin/pytest
 
 test: setup lint typecheck unit
+
+# Benchmarks (never part of `make test`): the peers come from Debian (certbot, lego, dnsperf)
+# and, for certbot-dns-route53, from pinned PyPI packages in .bench/peers.
+bench-system:
+	@missing=""; for p in $(BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+bench: setup bench-system
+	$(VENV)/bin/python -m bench.run_all
 
 clean:
 	-$(LSCTL) sandbox down 2>/dev/null

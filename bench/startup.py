@@ -13,12 +13,14 @@ import sys
 import time
 from pathlib import Path
 
+from bench.common import machine
+from linkshortening.cli import COMMANDS
+
 BIN = Path(sys.executable).parent
 CASES = {
     "python -c pass (floor)": [sys.executable, "-c", "pass"],
     "lsctl --help": [str(BIN / "lsctl"), "--help"],
-    "lsctl records --help": [str(BIN / "lsctl"), "records", "--help"],
-    "lsctl sandbox --help": [str(BIN / "lsctl"), "sandbox", "--help"],
+    **{f"lsctl {name} --help": [str(BIN / "lsctl"), name, "--help"] for name in COMMANDS},
 }
 
 
@@ -38,6 +40,7 @@ def main() -> int:
     # Interleave nothing fancy: each case runs back to back; medians absorb the noise.
     results = {name: median_seconds(argv, args.runs) for name, argv in CASES.items()}
     floor = results["python -c pass (floor)"]
+    print(f"### Start-up ({machine()})\n")
     print(f"| command | median of {args.runs} (s) | ratio to python floor | under 0.3 s |")
     print("|---|---|---|---|")
     for name, seconds in results.items():
