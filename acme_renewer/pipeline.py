@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, cast
 
+import requests
+from acme import errors as acme_errors
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
@@ -110,18 +112,34 @@ def renew_stack(stack: Stack, specs: Sequence[DomainSpec], state: RenewerState,
             _managed(api, item, options.dry_run)
         acme_work = [w for w in work if w.spec.certificate == "acme"
                      and w.outcome.status != "failed"]
-        session = open_session() if acme_work else None
+        session, unreachable = _open(open_session) if acme_work else (None, None)
+        if unreachable:  # judged by the lifetime rule alone; only due domains need the CA
+            say("acme", None, unreachable)
         due = [w for w in acme_work if _decide(stack, state, session, w, now, options)]
         if options.dry_run:
             for item in due:
                 item.outcome.status = "would_renew"
             return Report(stack.name, [w.outcome for w in work])
         issuing = [w for w in due if not w.reupload]
-        if issuing and session is not None:
+        if issuing and session is None:
+            for item in issuing:
+                _fail(item, unreachable or "no ACME session")
+        elif issuing and session is not None:
             _issue(stack, state, session, dns, issuing, options, say)
         _bundle(state, due, dt.datetime.now(dt.UTC))  # after issuance: new notBefore
         _upload_and_wait(api, [w for w in due if w.tls_cert], options, say)
+        for item in work:
+            if item.outcome.status == "failed":
+                say("failed", item.spec.fqdn, item.outcome.detail)
     return Report(stack.name, [w.outcome for w in work])
+
+
+def _open(open_session: Callable[[], AcmeSession]) -> tuple[AcmeSession | None, str | None]:
+    """The ACME session, or why the CA could not be reached (a configuration error raises)."""
+    try:
+        return open_session(), None
+    except (requests.RequestException, acme_errors.Error) as exc:
+        return None, f"the ACME server could not be used: {exc}"
 
 
 def _fail(item: _Work, detail: str) -> None:

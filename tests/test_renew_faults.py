@@ -172,3 +172,19 @@ def test_failed_authorization_reports_the_ca_message(
     assert failed.status == "failed" and report.exit_code == 1
     assert f"issuance failed: {names[0]}: " in failed.detail
     assert "TXT" in failed.detail  # Pebble's own words about the missing record
+
+
+def test_unreachable_ca_fails_only_the_due_domains(
+        tmp_path: Path, emulator: EmulatorControl, twilio_env: None,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    stack, names = fleet_stack(tmp_path, emulator, 1)
+    code, _, output = renew(stack, capsys=capsys)
+    assert code == 0, output
+    late_sid, late = new_domain(emulator, f"late{uuid.uuid4().hex[:6]}.lsctl.test")
+    stack.write_text(stack.read_text() +
+                     f"    - {{fqdn: {late}, zone: lsctl.test, domainSid: {late_sid}}}\n")
+    monkeypatch.setenv("LSCTL_ACME_DIRECTORY", f"https://127.0.0.1:{process.free_port()}/dir")
+    code, report, output = renew(stack, capsys=capsys)
+    assert code == 1, output
+    assert statuses(report) == {names[0]: "not_due", late: "failed"}
+    assert "the ACME server could not be used" in output and "Traceback" not in output
