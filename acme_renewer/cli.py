@@ -7,6 +7,10 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from acme_renewer.pipeline import Report
 
 EPILOG = """\
 Runs in phases across all due domains (order, one DNS propagation wait, validation, upload,
@@ -63,10 +67,7 @@ def run(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
-def report_json(report: object) -> dict[str, object]:
-    from acme_renewer.pipeline import Report
-
-    assert isinstance(report, Report)
+def report_json(report: Report) -> dict[str, object]:
     return {"stack": report.stack, "outcomes": [
         {"domain": o.fqdn, "status": o.status, "detail": o.detail,
          "expires": o.expires.isoformat() if o.expires else None, "warnings": o.warnings}
@@ -93,13 +94,10 @@ def _progress() -> Callable[[str, str | None, str], None]:
     return say
 
 
-def _print_table(report: object) -> None:
+def _print_table(report: Report) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from acme_renewer.pipeline import Report
-
-    assert isinstance(report, Report)
     colours = {"renewed": "green", "reuploaded": "green", "not_due": "dim",
                "would_renew": "yellow", "managed": "cyan", "failed": "red"}
     table = Table(title=f"lsctl renew --stack {report.stack}")
