@@ -22,7 +22,11 @@ from linkshortening.targets import DEFAULT_ALLOWED_IPS, DEFAULT_TTL, TwilioTarge
 
 NAMESPACE = "lsctl"
 # The stack-level keys under `lsctl:`; the Pulumi program reads exactly these from pulumi.Config.
-STACK_KEYS = ("domains", "allowedIps", "ttl", "dns", "acme")
+STACK_KEYS = ("domains", "allowedIps", "ttl", "dns", "acme", "renewal")
+# Credentials for `pulumi up`, set with `pulumi config set --secret`: the Pulumi program reads
+# them; the loader accepts them in the file (as {secure: ...}) and keeps them out of `Stack`.
+SECRET_KEYS = ("twilioAccountSid", "twilioAuthToken", "twilioApiKey", "twilioApiSecret",
+               "tsigSecret")
 DOMAIN_SID = re.compile(r"^DN[0-9a-fA-F]{32}$")
 MESSAGING_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
 # RFC 1123 labels; a leading "*." is allowed only where wildcards are (altNames).
@@ -79,6 +83,9 @@ class DomainSpec:
     alt_names: tuple[str, ...] = ()
     ttl: int = DEFAULT_TTL
     dns: DnsSettings | None = None
+    caa: bool = False  # declare CAA at the zone apex allowing letsencrypt.org (Route53 only)
+    verification_txt: str | None = None  # Twilio's domain-verification TXT value, if by DNS
+    allow_overwrite: bool = False  # adopt hand-made records instead of failing on them
 
     @property
     def is_root(self) -> bool:
@@ -113,6 +120,18 @@ class AcmeSettings:
 
 
 @dataclass(frozen=True)
+class RenewalSettings:
+    """The scheduled renewal job `pulumi up` deploys (AWS Lambda + EventBridge Scheduler)."""
+
+    schedule: str = "rate(12 hours)"  # twice a day, as Let's Encrypt asks of batch clients
+    flexible_window_minutes: int = 60  # spread the start, as Let's Encrypt asks
+    alarm_days: int = 21  # alarm when a live certificate has fewer days left than this
+    alarm_email: str | None = None
+    memory_mb: int = 512
+    timeout_seconds: int = 900
+
+
+@dataclass(frozen=True)
 class Stack:
     """One environment's declared domains and the settings they share."""
 
@@ -121,6 +140,7 @@ class Stack:
     domains: tuple[DomainSpec, ...]
     targets: TwilioTargets = field(default_factory=TwilioTargets)
     acme: AcmeSettings = field(default_factory=AcmeSettings)
+    renewal: RenewalSettings = field(default_factory=RenewalSettings)
 
     @property
     def zones(self) -> tuple[str, ...]:
@@ -258,6 +278,9 @@ def _parse_stack(config: Mapping[str, Any], source: str, name: str) -> Stack:
     ttl = top.integer("ttl", DEFAULT_TTL, 30, 86400)
     default_dns = _dns(source, top.key("dns"), top.get("dns"))
     acme = _acme(source, top.get("acme"))
+    renewal = _renewal(source, top.get("renewal"))
+    for secret in SECRET_KEYS:
+        top.get(secret)  # accepted, read by the Pulumi program only
     raw_domains = top.get("domains", required=True,
                           fix="declare a list under lsctl:domains (see stacks/Pulumi.example.yaml)")
     if not isinstance(raw_domains, list) or not raw_domains:
@@ -275,7 +298,31 @@ def _parse_stack(config: Mapping[str, Any], source: str, name: str) -> Stack:
         seen[spec.fqdn] = i
         domains.append(spec)
     return Stack(name=name, source=source, domains=tuple(domains),
-                 targets=TwilioTargets(allowed_ips=ips), acme=acme)
+                 targets=TwilioTargets(allowed_ips=ips), acme=acme, renewal=renewal)
+
+
+def _renewal(source: str, raw: object) -> RenewalSettings:
+    if raw is None:
+        return RenewalSettings()
+    r = _Reader(source, "renewal", raw)
+    schedule = r.string("schedule") or "rate(12 hours)"
+    if not re.match(r"^(rate|cron)\(.+\)$", schedule):
+        raise r.error("schedule", f"{schedule!r} is not an EventBridge schedule expression",
+                      "use rate(12 hours) or cron(17 3,15 * * ? *)")
+    email = r.string("alarmEmail")
+    if email is not None and "@" not in email:
+        raise r.error("alarmEmail", f"{email!r} is not an e-mail address",
+                      "give the address that should get expiry alarms")
+    settings = RenewalSettings(
+        schedule=schedule,
+        flexible_window_minutes=r.integer("flexibleWindowMinutes", 60, 1, 1440),
+        alarm_days=r.integer("alarmDays", 21, 1, 89),
+        alarm_email=email,
+        memory_mb=r.integer("memoryMb", 512, 128, 10240),
+        timeout_seconds=r.integer("timeoutSeconds", 900, 60, 900),
+    )
+    r.finish()
+    return settings
 
 
 def _acme(source: str, raw: object) -> AcmeSettings:
@@ -356,6 +403,9 @@ def _domain(source: str, path: str, raw: object, ttl: int,
         alt_names=tuple(a for a in dict.fromkeys(alt) if a != fqdn),
         ttl=r.integer("ttl", ttl, 30, 86400),
         dns=_dns(source, r.key("dns"), dns_raw) if dns_raw is not None else default_dns,
+        caa=r.boolean("caa", False),
+        verification_txt=r.string("verificationTxt"),
+        allow_overwrite=r.boolean("allowOverwrite", False),
     )
     r.finish()
     return spec

@@ -255,3 +255,33 @@ def test_bad_acme_settings(tmp_path: Path, acme: str, key: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_stack_file(path)
     assert info.value.key == key
+
+
+def test_pulumi_secrets_are_accepted_but_not_kept(tmp_path: Path) -> None:
+    path = domain_stack(tmp_path, f"- {{fqdn: a.example.com, zone: example.com, "
+                                  f"domainSid: {GOOD_SID}, caa: true, allowOverwrite: true, "
+                                  f"verificationTxt: twilio-verify=1}}\n", extra="""\
+        lsctl:twilioAccountSid: {secure: v1:abc}
+        lsctl:twilioAuthToken: {secure: v1:def}
+        lsctl:renewal: {schedule: "cron(17 3,15 * * ? *)", alarmDays: 10}
+        """)
+    stack = load_stack_file(path)
+    spec = stack.domains[0]
+    assert spec.caa and spec.allow_overwrite and spec.verification_txt == "twilio-verify=1"
+    assert stack.renewal.schedule == "cron(17 3,15 * * ? *)" and stack.renewal.alarm_days == 10
+    assert "v1:def" not in repr(stack)
+
+
+@pytest.mark.parametrize(("renewal", "key"), [
+    ("{schedule: daily}", "lsctl:renewal.schedule"),
+    ("{alarmDays: 0}", "lsctl:renewal.alarmDays"),
+    ("{alarmEmail: ops}", "lsctl:renewal.alarmEmail"),
+    ("{timeoutSeconds: 3600}", "lsctl:renewal.timeoutSeconds"),
+])
+def test_bad_renewal_settings(tmp_path: Path, renewal: str, key: str) -> None:
+    path = domain_stack(tmp_path, f"- {{fqdn: a.example.com, zone: example.com, "
+                                  f"domainSid: {GOOD_SID}}}\n",
+                        extra=f"lsctl:renewal: {renewal}\n")
+    with pytest.raises(ConfigError) as info:
+        load_stack_file(path)
+    assert info.value.key == key

@@ -1,0 +1,34 @@
+"""The renewal Lambda's code, built for real from uv.lock for Lambda's platform."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from components.lambda_archive import build
+from tests.conftest import ROOT
+
+
+def test_archive_holds_handler_dependencies_and_stack(tmp_path: Path) -> None:
+    bundle = build(ROOT, ROOT / "stacks" / "Pulumi.example.yaml", tmp_path)
+    assert (bundle / "acme_renewer" / "lambda_handler.py").is_file()
+    assert (bundle / "linkshortening" / "twilio_api.py").is_file()
+    assert (bundle / "stacks" / "Pulumi.example.yaml").is_file()
+    for dependency in ("acme", "josepy", "twilio", "dns", "cryptography", "yaml", "rich"):
+        assert (bundle / dependency).is_dir(), dependency
+    # Only the runtime: no Pulumi, no sandbox, no test tools, no bytecode of ours.
+    for absent in ("pulumi", "pulumi_aws", "moto", "pytest", "components", "sandbox"):
+        assert not (bundle / absent).exists(), absent
+    assert not list((bundle / "acme_renewer").rglob("*.pyc"))
+    # It imports on its own: -S keeps this venv's site-packages out of the path.
+    probe = subprocess.run(
+        [sys.executable, "-S", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+         "import acme_renewer.lambda_handler as h; print(h.lambda_handler.__name__)",
+         str(bundle)], capture_output=True, text=True, check=False)
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.strip() == "lambda_handler"
+    # A second build reuses the dependencies (keyed by uv.lock) and refreshes our code.
+    assert build(ROOT, ROOT / "stacks" / "Pulumi.sandbox.yaml", tmp_path) == bundle
+    assert (bundle / "stacks" / "Pulumi.sandbox.yaml").is_file()
+    assert not (bundle / "stacks" / "Pulumi.example.yaml").exists()
