@@ -13,6 +13,7 @@ import dns.query
 import dns.rcode
 
 from linkshortening.rfc2136 import TsigKey
+from linkshortening.targets import CNAME_TARGET, DEFAULT_ALLOWED_IPS
 
 KEY_NAME = "lsctl-sandbox"
 NAMED_CANDIDATES = ("named", "/usr/sbin/named")
@@ -30,28 +31,41 @@ def named_binary() -> str:
     return NAMED_CANDIDATES[-1]  # start() then reports it missing with the fix
 
 
-def zone_file(zone: str) -> str:
-    """A minimal primary zone: SOA and one NS on loopback; records arrive by RFC 2136."""
+def zone_file(zone: str, nameservers: tuple[str, ...] = ("127.0.0.1",)) -> str:
+    """A minimal primary zone: SOA and NS on loopback; records arrive by RFC 2136."""
     return (
         "$TTL 300\n"
         f"@ IN SOA ns1.{zone}. hostmaster.{zone}. 1 3600 600 86400 60\n"
-        f"@ IN NS ns1.{zone}.\n"
-        "ns1 IN A 127.0.0.1\n"
+        + "".join(f"@ IN NS ns{i}.{zone}.\n" for i in range(1, len(nameservers) + 1))
+        + "".join(f"ns{i} IN A {address}\n" for i, address in enumerate(nameservers, 1))
     )
 
 
-def write_config(directory: Path, zones: tuple[str, ...], key: TsigKey, port: int) -> Path:
-    """named.conf plus one zone file per zone, all under `directory`; returns named.conf."""
+def twilio_target_zone() -> tuple[str, str]:
+    """Twilio's published CNAME target with its published IPs, so that lookups of it through
+    the sandbox resolver answer as the real one does."""
+    return CNAME_TARGET, zone_file(CNAME_TARGET) + "".join(
+        f"@ IN A {ip}\n" for ip in DEFAULT_ALLOWED_IPS)
+
+
+def write_config(directory: Path, zones: tuple[str, ...], key: TsigKey, port: int,
+                 address: str = "127.0.0.1", nameservers: tuple[str, ...] = ("127.0.0.1",),
+                 updatable: bool = True) -> Path:
+    """named.conf plus one zone file per zone, all under `directory`; returns named.conf.
+
+    `nameservers`: the addresses the zones' NS records name (a second, stale server is
+    127.0.0.2); `updatable=False` makes a server that never takes updates (the stale one).
+    """
     directory.mkdir(parents=True, exist_ok=True)
     zone_blocks = []
-    for zone in zones:
-        (directory / f"{zone}.db").write_text(zone_file(zone))
+    static = dict([twilio_target_zone()])
+    for zone in (*zones, *static):
+        text = static.get(zone) or zone_file(zone, nameservers)
+        (directory / f"{zone}.db").write_text(text)
         # A stale journal from an earlier run would replay old updates over the fresh file.
         (directory / f"{zone}.db.jnl").unlink(missing_ok=True)
-        zone_blocks.append(
-            f'zone "{zone}" {{ type primary; file "{zone}.db"; '
-            f'allow-update {{ key "{key.name}"; }}; }};\n'
-        )
+        update = f' allow-update {{ key "{key.name}"; }};' if updatable and zone in zones else ""
+        zone_blocks.append(f'zone "{zone}" {{ type primary; file "{zone}.db";{update} }};\n')
     conf = directory / "named.conf"
     conf.write_text(
         "options {\n"
@@ -59,7 +73,7 @@ def write_config(directory: Path, zones: tuple[str, ...], key: TsigKey, port: in
         f'  pid-file "{directory}/named.pid";\n'
         f'  session-keyfile "{directory}/session.key";\n'
         f'  managed-keys-directory "{directory}";\n'
-        f"  listen-on port {port} {{ 127.0.0.1; }};\n"
+        f"  listen-on port {port} {{ {address}; }};\n"
         "  listen-on-v6 { none; };\n"
         "  recursion no;\n"
         "  allow-query { any; };\n"
@@ -79,11 +93,11 @@ def argv(conf: Path) -> list[str]:
     return [named_binary(), "-g", "-c", str(conf)]
 
 
-def serves(port: int, zone: str) -> bool:
+def serves(port: int, zone: str, address: str = "127.0.0.1") -> bool:
     """True once named answers authoritatively for `zone`."""
     query = dns.message.make_query(zone, "SOA")
     try:
-        response = dns.query.udp(query, "127.0.0.1", port=port, timeout=0.5)
+        response = dns.query.udp(query, address, port=port, timeout=0.5)
     except (dns.exception.DNSException, OSError):
         return False
     return response.rcode() == dns.rcode.NOERROR and bool(response.answer)

@@ -19,6 +19,7 @@ from sandbox.twilio_emulator import launch as twilio_emulator
 
 STATE_FILE = "state.json"
 RENEWER_STATE = "renewer-state"
+STALE_ADDRESS = "127.0.0.2"
 START_TIMEOUT = 30.0
 START_ATTEMPTS = 3  # a free port can be taken between choosing it and binding it
 
@@ -37,6 +38,7 @@ class SandboxState:
     tsig_algorithm: str
     services: list[Started] = field(default_factory=list)
     twilio_port: int = 0
+    edge_port: int = 0  # the emulator's "port 443": each domain's current certificate
     twilio_account_sid: str = ""
     twilio_api_key_sid: str = ""
 
@@ -103,6 +105,8 @@ class SandboxState:
             "TWILIO_ACCOUNT_SID": self.twilio_account_sid,
             "LSCTL_TWILIO_BASE_URL": self.twilio_base_url,
             "LSCTL_TWILIO_CA_BUNDLE": str(self.ca_bundle),
+            # Where the drift checker looks at served certificates (Twilio's IPs are not here).
+            "LSCTL_TLS_ENDPOINT": f"127.0.0.1:{self.edge_port}",
         }
 
     def secret_files(self) -> dict[str, Path]:
@@ -148,6 +152,7 @@ class SandboxOptions:
     # domains it knows as verified (DomainSid -> domain name), e.g. a stack's.
     twilio_faults: Mapping[str, object] = field(default_factory=dict)
     twilio_domains: Mapping[str, str] = field(default_factory=dict)
+    stale_secondary: bool = False  # a second NS (127.0.0.2) serving a never-updated copy
 
 
 def up(directory: Path, options: SandboxOptions) -> SandboxState:
@@ -217,12 +222,24 @@ def _ready_or_stop(state: SandboxState, started: Started, check: Callable[[], bo
 
 
 def _start_bind(state: SandboxState, key: TsigKey, options: SandboxOptions) -> None:
+    nameservers = ("127.0.0.1", STALE_ADDRESS) if options.stale_secondary else ("127.0.0.1",)
+
     def attempt() -> None:
         state.dns_port = process.free_port()
-        conf = bind.write_config(state.path / "bind", options.zones, key, state.dns_port)
+        conf = bind.write_config(state.path / "bind", options.zones, key, state.dns_port,
+                                 nameservers=nameservers)
         started = _launch(state, "named", bind.argv(conf), options)
         _ready_or_stop(state, started, lambda: bind.serves(state.dns_port, options.zones[0]),
                        "BIND 9 (named)")
+        if options.stale_secondary:
+            # A second authoritative server on 127.0.0.2, same port, that never takes
+            # updates: what a lagging secondary looks like to the drift checker.
+            conf = bind.write_config(state.path / "bind-stale", options.zones, key,
+                                     state.dns_port, address=STALE_ADDRESS,
+                                     nameservers=nameservers, updatable=False)
+            stale = _launch(state, "named-stale", bind.argv(conf), options)
+            _ready_or_stop(state, stale, lambda: bind.serves(
+                state.dns_port, options.zones[0], STALE_ADDRESS), "stale BIND 9")
 
     _start_with_retries("BIND 9 (named)", attempt)
 
@@ -262,12 +279,13 @@ def _start_twilio(state: SandboxState, options: SandboxOptions) -> None:
 
     def attempt() -> None:
         state.twilio_port = process.free_port()
+        state.edge_port = process.free_port()
         settings = twilio_emulator.Settings(
             state.twilio_port, str(tls / "listener.pem"), str(tls / "listener.key"),
             state.twilio_account_sid, str(state.twilio_auth_token_file),
             state.twilio_api_key_sid, str(state.twilio_api_secret_file),
             (state.dns.host, state.dns.port), [str(state.pebble_root)],
-            dict(options.twilio_domains), dict(options.twilio_faults),
+            dict(options.twilio_domains), dict(options.twilio_faults), state.edge_port,
         ).write(state.path / "twilio-emulator.json")
         started = _launch(state, "twilio", twilio_emulator.argv(settings), options)
         _ready_or_stop(state, started,

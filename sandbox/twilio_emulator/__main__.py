@@ -5,18 +5,20 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 from pathlib import Path
 
 from cryptography import x509
 
 from sandbox.twilio_emulator.api import Context
+from sandbox.twilio_emulator.edge import EdgeServer
 from sandbox.twilio_emulator.knobs import FaultInjector, Knobs
 from sandbox.twilio_emulator.launch import Settings, base_url
 from sandbox.twilio_emulator.server import App, EmulatorServer, tls_context
 from sandbox.twilio_emulator.state import Store
 
 
-def build(settings: Settings) -> EmulatorServer:
+def build(settings: Settings) -> tuple[EmulatorServer, EdgeServer | None]:
     knobs = Knobs()
     knobs.update(settings.knobs)
     roots = [cert for name in settings.trust_root_files
@@ -29,8 +31,14 @@ def build(settings: Settings) -> EmulatorServer:
         settings.api_key_sid: Path(settings.api_secret_file).read_text().strip(),
     }
     app = App(ctx, credentials, FaultInjector(knobs))
-    return EmulatorServer(("127.0.0.1", settings.port),
-                          tls_context(settings.tls_cert, settings.tls_key), app)
+    api = EmulatorServer(("127.0.0.1", settings.port),
+                         tls_context(settings.tls_cert, settings.tls_key), app)
+    edge = None
+    if settings.edge_port:
+        edge = EdgeServer(("127.0.0.1", settings.edge_port),
+                          store, tls_context(settings.tls_cert, settings.tls_key),
+                          Path(settings.auth_token_file).parent)
+    return api, edge
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    server = build(Settings.read(args.settings))
+    server, edge = build(Settings.read(args.settings))
+    if edge is not None:
+        threading.Thread(target=edge.serve_forever, daemon=True).start()
     print(f"Twilio Link Shortening emulator on {base_url(server.server_address[1])}",
           file=sys.stderr, flush=True)
     try:

@@ -126,7 +126,8 @@ def upload_certificate(ctx: Context, req: Request) -> Reply:
     with ctx.store.locked() as store:
         domain = _domain(ctx, sid)
         created = domain.current is None
-        domain.validation = Validation(Certificate(new_sid("CW"), accepted.not_after),
+        domain.validation = Validation(Certificate(new_sid("CW"), accepted.not_after,
+                                                   tls_cert=tls_cert),
                                        store.clock() + ctx.knobs.validation_delay,
                                        ctx.knobs.fail_validation)
         domain.updated = utcnow()

@@ -49,6 +49,7 @@ class Settings:
     trust_root_files: list[str] = field(default_factory=list)
     domains: dict[str, str] = field(default_factory=dict)  # DomainSid -> domain name
     knobs: dict[str, object] = field(default_factory=dict)
+    edge_port: int = 0  # the TLS "port 443" serving each domain's current certificate
 
     def write(self, path: Path) -> Path:
         write_atomic(path, json.dumps(asdict(self), indent=2))

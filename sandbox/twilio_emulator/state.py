@@ -30,6 +30,7 @@ class Certificate:
     sid: str
     not_after: datetime
     managed: bool = False
+    tls_cert: str = field(default="", repr=False)  # what the edge serves (chain + key)
 
 
 @dataclass
