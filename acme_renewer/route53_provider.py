@@ -9,22 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from acme_renewer.challenge import CHALLENGE_TTL, ChallengeRecord, by_name, by_zone
 from linkshortening.names import normalize
+from linkshortening.route53 import Route53Error, find_zone_id, route53_client
 
 if TYPE_CHECKING:
     from mypy_boto3_route53 import Route53Client
     from mypy_boto3_route53.type_defs import ChangeTypeDef, ResourceRecordSetOutputTypeDef
-
-
-class Route53Error(Exception):
-    """A hosted zone that cannot be found, or a change that never became INSYNC."""
-
-
-def route53_client() -> Route53Client:
-    import boto3
-    from botocore.config import Config
-
-    # Standard retry mode retries Throttling/PriorRequestNotComplete with backoff and jitter.
-    return boto3.client("route53", config=Config(retries={"mode": "standard", "max_attempts": 10}))
 
 
 @dataclass
@@ -63,19 +52,7 @@ class Route53Provider:
         if self.hosted_zone_id:
             return self.hosted_zone_id.removeprefix("/hostedzone/")
         if zone not in self._zone_ids:
-            best: tuple[int, str] | None = None
-            for page in self.client.get_paginator("list_hosted_zones").paginate():
-                for hosted in page["HostedZones"]:
-                    name = normalize(hosted["Name"])
-                    private = hosted.get("Config", {}).get("PrivateZone", False)
-                    if private or not (zone == name or zone.endswith("." + name)):
-                        continue
-                    if best is None or len(name) > best[0]:
-                        best = (len(name), hosted["Id"].removeprefix("/hostedzone/"))
-            if best is None:
-                raise Route53Error(f"no public Route53 hosted zone holds {zone}; create it or "
-                                   "set dns.hostedZoneId in the stack")
-            self._zone_ids[zone] = best[1]
+            self._zone_ids[zone] = find_zone_id(self.client, zone)
         return self._zone_ids[zone]
 
     def _txt_sets(self, zone_id: str, names: set[str]) -> dict[str, ResourceRecordSetOutputTypeDef]:

@@ -11,7 +11,7 @@ USER_ERRORS = {
     "sandbox.process.ServiceError",
     "linkshortening.dnsquery.DnsLookupError",
     "acme_renewer.state.StateLocked",
-    "acme_renewer.route53_provider.Route53Error",
+    "linkshortening.route53.Route53Error",
     "acme.errors.Error",  # the ACME server refused the account or the request
     "requests.exceptions.RequestException",  # a server (the CA) could not be reached
     "linkshortening.twilio_errors.TwilioApiError",

@@ -27,7 +27,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     actions.add_parser("status", help="show each service and whether it runs (exit 1 if not)")
     actions.add_parser("env", help="print shell exports for the running sandbox (no secrets)")
     seed = actions.add_parser(
-        "seed", help="write a stack's desired records into the sandbox DNS, print its answers")
+        "seed", help="write a stack's records into the sandbox DNS (and print its answers) "
+                     "and its Twilio-side settings into the emulator")
     seed.add_argument("--stack", default="sandbox", help="stack to seed (default: sandbox)")
     for child in actions.choices.values():
         child.add_argument("--dir", type=Path, default=None,
@@ -110,7 +111,7 @@ def _seed(args: argparse.Namespace, directory: Path) -> int:
     from linkshortening.config import load_stack
     from linkshortening.dnsquery import ask
     from sandbox.lifecycle import SandboxState
-    from sandbox.seed import seed
+    from sandbox.seed import apply_twilio, sandbox_api, seed
 
     stack = load_stack(args.stack)
     state = SandboxState.load(directory)
@@ -132,4 +133,7 @@ def _seed(args: argparse.Namespace, directory: Path) -> int:
         table.add_row(record.name, record.type, str(answer.ttl or "-"),
                       "\n".join(answer.values) or answer.rcode, "yes" if match else "NO")
     Console().print(table)
+    applied = apply_twilio(stack, sandbox_api(state))
+    print(f"applied {applied} Twilio-side setting(s) to the emulator (domain config, "
+          "Messaging Service associations)")
     return 0 if ok else 1

@@ -24,3 +24,6 @@ lsctl renew --stack sandbox --validation-poll 0.5
 
 echo "==> lsctl renew --stack sandbox   (again: nothing is due)"
 lsctl renew --stack sandbox --validation-poll 0.5
+
+echo "==> lsctl drift --stack sandbox   (every nameserver, Twilio, the served certificates)"
+lsctl drift --stack sandbox

@@ -1,0 +1,40 @@
+"""Route53 basics shared by the renewer and the drift checker: the client and zone lookup."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from linkshortening.names import normalize
+
+if TYPE_CHECKING:
+    from mypy_boto3_route53 import Route53Client
+
+
+class Route53Error(Exception):
+    """A hosted zone that cannot be found, or a change that never became INSYNC."""
+
+
+def route53_client() -> Route53Client:
+    import boto3
+    from botocore.config import Config
+
+    # Standard retry mode retries Throttling/PriorRequestNotComplete with backoff and jitter.
+    return boto3.client("route53", config=Config(retries={"mode": "standard", "max_attempts": 10}))
+
+
+def find_zone_id(client: Route53Client, zone: str) -> str:
+    """The public hosted zone holding `zone`, by longest suffix match."""
+    zone = normalize(zone)
+    best: tuple[int, str] | None = None
+    for page in client.get_paginator("list_hosted_zones").paginate():
+        for hosted in page["HostedZones"]:
+            name = normalize(hosted["Name"])
+            private = hosted.get("Config", {}).get("PrivateZone", False)
+            if private or not (zone == name or zone.endswith("." + name)):
+                continue
+            if best is None or len(name) > best[0]:
+                best = (len(name), hosted["Id"].removeprefix("/hostedzone/"))
+    if best is None:
+        raise Route53Error(f"no public Route53 hosted zone holds {zone}; create it or "
+                           "set dns.hostedZoneId in the stack")
+    return best[1]
