@@ -49,17 +49,18 @@ def twilio_target_zone() -> tuple[str, str]:
 
 
 def write_config(directory: Path, zones: tuple[str, ...], key: TsigKey, port: int,
-                 address: str = "127.0.0.1", nameservers: tuple[str, ...] = ("127.0.0.1",),
+                 address: str = "127.0.0.1", two_server_zones: tuple[str, ...] = (),
                  updatable: bool = True) -> Path:
     """named.conf plus one zone file per zone, all under `directory`; returns named.conf.
 
-    `nameservers`: the addresses the zones' NS records name (a second, stale server is
-    127.0.0.2); `updatable=False` makes a server that never takes updates (the stale one).
+    `two_server_zones` name a second nameserver, 127.0.0.2, besides 127.0.0.1 (the stale
+    one); `updatable=False` makes a server that never takes updates (the stale one).
     """
     directory.mkdir(parents=True, exist_ok=True)
     zone_blocks = []
     static = dict([twilio_target_zone()])
     for zone in (*zones, *static):
+        nameservers = ("127.0.0.1", "127.0.0.2") if zone in two_server_zones else ("127.0.0.1",)
         text = static.get(zone) or zone_file(zone, nameservers)
         (directory / f"{zone}.db").write_text(text)
         # A stale journal from an earlier run would replay old updates over the fresh file.

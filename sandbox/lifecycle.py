@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -152,7 +153,8 @@ class SandboxOptions:
     # domains it knows as verified (DomainSid -> domain name), e.g. a stack's.
     twilio_faults: Mapping[str, object] = field(default_factory=dict)
     twilio_domains: Mapping[str, str] = field(default_factory=dict)
-    stale_secondary: bool = False  # a second NS (127.0.0.2) serving a never-updated copy
+    # Zones that get a second nameserver (127.0.0.2) serving a copy that is never updated.
+    stale_zones: tuple[str, ...] = ()
 
 
 def up(directory: Path, options: SandboxOptions) -> SandboxState:
@@ -222,26 +224,38 @@ def _ready_or_stop(state: SandboxState, started: Started, check: Callable[[], bo
 
 
 def _start_bind(state: SandboxState, key: TsigKey, options: SandboxOptions) -> None:
-    nameservers = ("127.0.0.1", STALE_ADDRESS) if options.stale_secondary else ("127.0.0.1",)
-
     def attempt() -> None:
         state.dns_port = process.free_port()
         conf = bind.write_config(state.path / "bind", options.zones, key, state.dns_port,
-                                 nameservers=nameservers)
+                                 two_server_zones=options.stale_zones)
         started = _launch(state, "named", bind.argv(conf), options)
         _ready_or_stop(state, started, lambda: bind.serves(state.dns_port, options.zones[0]),
                        "BIND 9 (named)")
-        if options.stale_secondary:
+        if options.stale_zones:
             # A second authoritative server on 127.0.0.2, same port, that never takes
             # updates: what a lagging secondary looks like to the drift checker.
-            conf = bind.write_config(state.path / "bind-stale", options.zones, key,
+            _loopback_address(STALE_ADDRESS)
+            conf = bind.write_config(state.path / "bind-stale", options.stale_zones, key,
                                      state.dns_port, address=STALE_ADDRESS,
-                                     nameservers=nameservers, updatable=False)
+                                     two_server_zones=options.stale_zones, updatable=False)
             stale = _launch(state, "named-stale", bind.argv(conf), options)
             _ready_or_stop(state, stale, lambda: bind.serves(
-                state.dns_port, options.zones[0], STALE_ADDRESS), "stale BIND 9")
+                state.dns_port, options.stale_zones[0], STALE_ADDRESS), "stale BIND 9")
 
     _start_with_retries("BIND 9 (named)", attempt)
+
+
+def _loopback_address(address: str) -> None:
+    """named listens only on interface addresses: give `lo` this one (a no-op if it has it)."""
+    shown = subprocess.run(["ip", "-4", "addr", "show", "dev", "lo"], capture_output=True,
+                           text=True, check=False)
+    if f"inet {address}/" in shown.stdout:
+        return
+    added = subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"],
+                           capture_output=True, text=True, check=False)
+    if added.returncode != 0:
+        raise ServiceError(f"cannot add {address} to the loopback interface for the stale "
+                           f"nameserver ({added.stderr.strip()}); run as root")
 
 
 def _start_pebble(state: SandboxState, options: SandboxOptions) -> None:
