@@ -80,6 +80,7 @@ def write_config(directory: Path, zones: tuple[str, ...], key: TsigKey, port: in
         "  allow-query { any; };\n"
         "  dnssec-validation no;\n"
         "  notify no;\n"
+        "  minimal-responses yes;\n"  # answers without authority and glue, like Route53
         "};\n"
         "controls { };\n"  # no rndc channel on port 953: the sandbox owns no fixed ports
         f'key "{key.name}" {{ algorithm {key.algorithm}; secret "{key.secret}"; }};\n'
