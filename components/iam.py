@@ -17,6 +17,7 @@ SCHEDULER_TRUST = {"Version": "2012-10-17", "Statement": [{
 
 
 def zone_arn(zone_id: str) -> str:
+    """A hosted zone's ARN (Route53 ARNs have neither region nor account)."""
     return f"arn:aws:route53:::hostedzone/{zone_id.removeprefix('/hostedzone/')}"
 
 
@@ -46,10 +47,10 @@ def renewer_policy(*, zone_ids: list[str], list_zones: bool, state_secret_arn_pr
         statements.append({"Sid": "FindZonesByName", "Effect": "Allow",
                            "Action": "route53:ListHostedZones", "Resource": "*"})
     statements += [
+        # What acme_renewer.state.SecretsManagerBackend calls, on its own prefix only.
         {"Sid": "OwnState", "Effect": "Allow",
          "Action": ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
-                    "secretsmanager:CreateSecret", "secretsmanager:DeleteSecret",
-                    "secretsmanager:DescribeSecret"],
+                    "secretsmanager:CreateSecret", "secretsmanager:DeleteSecret"],
          "Resource": f"{state_secret_arn_prefix}/*"},
         {"Sid": "OwnCredentials", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
          "Resource": sorted(credential_secret_arns)},

@@ -9,6 +9,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import yaml
+
 LAMBDA_PACKAGES = ("linkshortening", "acme_renewer")
 HANDLER = "acme_renewer.lambda_handler.lambda_handler"
 PYTHON = "3.11"
@@ -36,8 +38,18 @@ def build(project_dir: Path, stack_file: Path, out_dir: Path) -> Path:
         shutil.copytree(project_dir / package, bundle / package,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     (bundle / "stacks").mkdir()
-    shutil.copy2(stack_file, bundle / "stacks" / stack_file.name)
+    write_public_stack(stack_file, bundle / "stacks" / stack_file.name)
     return bundle
+
+
+def write_public_stack(source: Path, dest: Path) -> None:
+    """The stack file without its `{secure: ...}` values: the renewer reads its credentials
+    from Secrets Manager, so its code need not carry even their ciphertext."""
+    data = yaml.safe_load(source.read_text(encoding="utf-8-sig"))
+    config = data.get("config") or {}
+    data["config"] = {key: value for key, value in config.items()
+                      if not (isinstance(value, dict) and set(value) == {"secure"})}
+    dest.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
 
 
 def _install_deps(uv: Path, project_dir: Path, deps: Path) -> None:

@@ -14,6 +14,18 @@ from components.lambda_archive import HANDLER
 from linkshortening.config import Stack
 
 METRIC_NAMESPACE = "lsctl"
+RUNTIME = "python3.11"  # what components.lambda_archive builds the dependencies for
+
+
+def state_prefix(stack: Stack) -> str:
+    """Where the renewer keeps its state in Secrets Manager: the same default as
+    acme_renewer.wiring.state_store, so the role allows exactly what the renewer writes."""
+    return stack.acme.state_location or f"lsctl/{stack.name}"
+
+
+def credential_secret_name(stack: Stack, what: str) -> str:
+    # Outside the state prefix, so the renewer may read its credentials but never write them.
+    return f"lsctl-renewer/{stack.name}/{what}"
 
 
 @dataclass(frozen=True)
@@ -22,7 +34,7 @@ class RenewalInputs:
 
     code: pulumi.Archive
     stack_file_name: str
-    zone_ids: list[pulumi.Output[str]]
+    zone_ids: list[pulumi.Output[str]]  # the Route53 zones the renewer writes challenges in
     list_zones: bool  # some zone is found by name, so ListHostedZones is needed
     twilio_credentials: pulumi.Output[str]  # JSON for LSCTL_TWILIO_SECRET_ID (secret)
     tsig_secret: pulumi.Output[str] | None = None
@@ -36,26 +48,18 @@ class RenewalSchedule(pulumi.ComponentResource):
         super().__init__("lsctl:index:RenewalSchedule", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         settings = stack.renewal
-        region = aws.get_region_output(opts=pulumi.InvokeOptions(parent=self))
-        account = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self))
-        state_prefix = stack.acme.state_location or f"lsctl/{stack.name}/state"
         function_name = f"lsctl-renew-{stack.name}"
 
-        self.twilio_secret = aws.secretsmanager.Secret(
-            f"{name}-twilio", name=f"lsctl/{stack.name}/twilio", recovery_window_in_days=0,
-            description="Twilio credentials of lsctl's renewer", opts=child)
-        self.twilio_secret_version = aws.secretsmanager.SecretVersion(
-            f"{name}-twilio", secret_id=self.twilio_secret.id,
-            secret_string=inputs.twilio_credentials, opts=child)  # a secret Output
+        self.twilio_secret, self.twilio_secret_version = self._secret(
+            f"{name}-twilio", credential_secret_name(stack, "twilio"),
+            "Twilio credentials of lsctl's renewer", inputs.twilio_credentials)
         credential_arns = [self.twilio_secret.arn]
         self.tsig_secret: aws.secretsmanager.Secret | None = None
+        self.tsig_secret_version: aws.secretsmanager.SecretVersion | None = None
         if inputs.tsig_secret is not None:
-            self.tsig_secret = aws.secretsmanager.Secret(
-                f"{name}-tsig", name=f"lsctl/{stack.name}/tsig", recovery_window_in_days=0,
-                opts=child)
-            aws.secretsmanager.SecretVersion(
-                f"{name}-tsig", secret_id=self.tsig_secret.id,
-                secret_string=inputs.tsig_secret, opts=child)  # a secret Output
+            self.tsig_secret, self.tsig_secret_version = self._secret(
+                f"{name}-tsig", credential_secret_name(stack, "tsig"),
+                "TSIG secret of lsctl's renewer (RFC 2136 zones)", inputs.tsig_secret)
             credential_arns.append(self.tsig_secret.arn)
 
         self.log_group = aws.cloudwatch.LogGroup(
@@ -63,15 +67,7 @@ class RenewalSchedule(pulumi.ComponentResource):
             opts=child)
         self.role = aws.iam.Role(f"{name}-role", assume_role_policy=json.dumps(iam.LAMBDA_TRUST),
                                  opts=child)
-        self.policy = pulumi.Output.all(
-            pulumi.Output.all(*inputs.zone_ids), region.region, account.account_id,
-            self.log_group.arn, pulumi.Output.all(*credential_arns),
-        ).apply(lambda v: iam.renewer_policy(
-            zone_ids=list(v[0]), list_zones=inputs.list_zones,
-            state_secret_arn_prefix=f"arn:aws:secretsmanager:{v[1]}:{v[2]}:secret:"
-                                    f"{state_prefix}",
-            credential_secret_arns=list(v[4]), log_group_arn=v[3],
-            metric_namespace=METRIC_NAMESPACE))
+        self.policy = self._renewer_policy(stack, inputs, credential_arns)
         aws.iam.RolePolicy(f"{name}-policy", role=self.role.id, policy=self.policy, opts=child)
 
         environment: dict[str, pulumi.Input[str]] = {
@@ -82,13 +78,19 @@ class RenewalSchedule(pulumi.ComponentResource):
         if self.tsig_secret is not None:
             environment["LSCTL_TSIG_SECRET_ID"] = self.tsig_secret.arn
         self.function = aws.lambda_.Function(
-            f"{name}-function", name=function_name, runtime="python3.11", handler=HANDLER,
+            f"{name}-function", name=function_name, runtime=RUNTIME, handler=HANDLER,
             code=inputs.code, role=self.role.arn, timeout=settings.timeout_seconds,
             memory_size=settings.memory_mb,
             # One run at a time: the state store's lock is the second line of defence.
             reserved_concurrent_executions=1,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group]))
+        # The schedule invokes asynchronously; Lambda would retry a failed run twice within
+        # minutes, repeating failed ACME validations against the CA's limits. The next
+        # scheduled run is the retry; the Errors alarm says that one failed.
+        self.invoke_config = aws.lambda_.FunctionEventInvokeConfig(
+            f"{name}-invoke", function_name=self.function.name, maximum_retry_attempts=0,
+            opts=child)
 
         self.scheduler_role = aws.iam.Role(
             f"{name}-scheduler-role", assume_role_policy=json.dumps(iam.SCHEDULER_TRUST),
@@ -101,12 +103,47 @@ class RenewalSchedule(pulumi.ComponentResource):
                 mode="FLEXIBLE", maximum_window_in_minutes=settings.flexible_window_minutes),
             target=aws.scheduler.ScheduleTargetArgs(arn=self.function.arn,
                                                     role_arn=self.scheduler_role.arn),
-            opts=child)
+            description=f"lsctl renew for stack {stack.name}", opts=child)
 
+        self._alarms(name, stack)
+        self.register_outputs({"functionArn": self.function.arn,
+                               "scheduleArn": self.schedule.arn, "topicArn": self.topic.arn})
+
+    def _secret(self, name: str, secret_name: str, description: str,
+                value: pulumi.Output[str]) -> tuple[aws.secretsmanager.Secret,
+                                                     aws.secretsmanager.SecretVersion]:
+        child = pulumi.ResourceOptions(parent=self)
+        # No recovery window: the value lives in the Pulumi config anyway, and a 30-day
+        # window would make a re-created stack clash with the deleted secret's name.
+        secret = aws.secretsmanager.Secret(name, name=secret_name, description=description,
+                                           recovery_window_in_days=0, opts=child)
+        version = aws.secretsmanager.SecretVersion(name, secret_id=secret.id,
+                                                   secret_string=value, opts=child)
+        return secret, version
+
+    def _renewer_policy(self, stack: Stack, inputs: RenewalInputs,
+                        credential_arns: list[pulumi.Output[str]]) -> pulumi.Output[str]:
+        region = aws.get_region_output(opts=pulumi.InvokeOptions(parent=self))
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self))
+        prefix = state_prefix(stack)
+        return pulumi.Output.all(
+            pulumi.Output.all(*inputs.zone_ids), region.region, account.account_id,
+            self.log_group.arn, pulumi.Output.all(*credential_arns),
+        ).apply(lambda v: iam.renewer_policy(
+            zone_ids=list(v[0]), list_zones=inputs.list_zones,
+            state_secret_arn_prefix=f"arn:aws:secretsmanager:{v[1]}:{v[2]}:secret:{prefix}",
+            credential_secret_arns=list(v[4]), log_group_arn=v[3],
+            metric_namespace=METRIC_NAMESPACE))
+
+    def _alarms(self, name: str, stack: Stack) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        settings = stack.renewal
         self.topic = aws.sns.Topic(f"{name}-alarms", opts=child)
+        self.email: aws.sns.TopicSubscription | None = None
         if settings.alarm_email:
-            aws.sns.TopicSubscription(f"{name}-email", topic=self.topic.arn, protocol="email",
-                                      endpoint=settings.alarm_email, opts=child)
+            self.email = aws.sns.TopicSubscription(
+                f"{name}-email", topic=self.topic.arn, protocol="email",
+                endpoint=settings.alarm_email, opts=child)
         self.errors_alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-errors", namespace="AWS/Lambda", metric_name="Errors",
             dimensions={"FunctionName": self.function.name}, statistic="Sum", period=3600,
@@ -119,11 +156,9 @@ class RenewalSchedule(pulumi.ComponentResource):
             dimensions={"Stack": stack.name}, statistic="Minimum", period=86400,
             evaluation_periods=1, threshold=settings.alarm_days,
             comparison_operator="LessThanThreshold",
-            # No data means the renewer stopped reporting: that is worth an alarm too.
+            # No data for a day means the renewer stopped reporting: worth an alarm too.
             treat_missing_data="breaching", alarm_actions=[self.topic.arn],
             alarm_description=f"a live Link Shortening certificate of stack {stack.name} "
-                              f"expires within {settings.alarm_days} days, or the renewer "
-                              "stopped reporting",
+                              f"expires within {settings.alarm_days} days (what Twilio's "
+                              "30131 warns of), or the renewer stopped reporting",
             opts=child)
-        self.register_outputs({"functionArn": self.function.arn,
-                               "scheduleArn": self.schedule.arn, "topicArn": self.topic.arn})

@@ -1,13 +1,18 @@
-"""The stack's `lsctl:` config, read from pulumi.Config through the shared loader."""
+"""The stack's `lsctl:` config, read from pulumi.Config through the shared loader, and the
+credentials set with `pulumi config set --secret`."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pulumi
 
-from components.twilio_resources import TwilioAuth
 from linkshortening.config import NAMESPACE, STACK_KEYS, ConfigError, Stack, parse_stack
+
+
+def stack_source(stack: str) -> str:
+    return f"stacks/Pulumi.{stack}.yaml"
 
 
 def load_from_pulumi() -> Stack:
@@ -15,29 +20,62 @@ def load_from_pulumi() -> Stack:
     config = pulumi.Config(NAMESPACE)
     values = {key: config.get_object(key) for key in STACK_KEYS}
     stack = pulumi.get_stack()
-    source = f"stacks/Pulumi.{stack}.yaml"
     try:
-        return parse_stack({k: v for k, v in values.items() if v is not None}, source, stack)
+        return parse_stack({k: v for k, v in values.items() if v is not None},
+                           stack_source(stack), stack)
     except ConfigError as exc:
-        # RunError: Pulumi prints the message alone, without a Python traceback.
-        raise pulumi.RunError(str(exc)) from None
+        raise config_error(exc) from None
 
 
-def twilio_auth() -> TwilioAuth | None:
-    """Twilio credentials set with `pulumi config set --secret`; None when none are set."""
+def config_error(exc: ConfigError) -> pulumi.RunError:
+    # RunError: Pulumi prints the message alone, without a Python traceback.
+    return pulumi.RunError(str(exc))
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The Twilio credentials (and the TSIG secret for RFC 2136 zones), as secret Outputs."""
+
+    account_sid: pulumi.Output[str]
+    api_key: pulumi.Output[str] | None  # None: the auth token is used
+    secret: pulumi.Output[str]  # the API key's secret, or the auth token
+    tsig_secret: pulumi.Output[str] | None = None
+
+    def twilio_json(self) -> pulumi.Output[str]:
+        """The renewer's Secrets Manager value (see acme_renewer.lambda_handler), secret."""
+        if self.api_key is None:
+            value = pulumi.Output.all(self.account_sid, self.secret).apply(
+                lambda v: json.dumps({"account_sid": v[0], "auth_token": v[1]}))
+        else:
+            value = pulumi.Output.all(self.account_sid, self.api_key, self.secret).apply(
+                lambda v: json.dumps({"account_sid": v[0], "api_key": v[1], "api_secret": v[2]}))
+        return pulumi.Output.secret(value)
+
+
+def credentials() -> Credentials:
+    """The credentials the Twilio-side resources and the renewer need: required, because a
+    stack without them would plan to delete every Twilio-side resource it declared before."""
     config = pulumi.Config(NAMESPACE)
-    account = config.get_secret("twilioAccountSid")
-    if account is None:
-        return None
-    api_key = config.get("twilioApiKey")
-    if api_key:
-        return TwilioAuth(account, api_key, config.require_secret("twilioApiSecret"))
-    return TwilioAuth(account, account, config.require_secret("twilioAuthToken"))
+    source = stack_source(pulumi.get_stack())
+    _required(source, "twilioAccountSid", "AC...")
+    api_key = config.get("twilioApiKey") or None
+    secret_key = "twilioApiSecret" if api_key else "twilioAuthToken"
+    _required(source, secret_key, "...")
+    tsig = config.get("tsigSecret") or None
+    if tsig is not None:
+        _required(source, "tsigSecret", "...")
+    return Credentials(
+        account_sid=config.require_secret("twilioAccountSid"),
+        api_key=pulumi.Output.secret(api_key) if api_key else None,
+        secret=config.require_secret(secret_key),
+        tsig_secret=config.require_secret("tsigSecret") if tsig else None)
 
 
-def twilio_credentials_json(auth: TwilioAuth) -> pulumi.Output[str]:
-    """The renewer's Secrets Manager value (see acme_renewer.lambda_handler), secret."""
-    return pulumi.Output.secret(pulumi.Output.all(auth.account_sid, auth.username,
-                                                  auth.password).apply(
-        lambda v: json.dumps({"account_sid": v[0], "auth_token": v[2]} if v[0] == v[1]
-                             else {"account_sid": v[0], "api_key": v[1], "api_secret": v[2]})))
+def _required(source: str, key: str, example: str) -> None:
+    """Set, and set as a Pulumi secret (never in clear in the stack file)."""
+    full = f"{NAMESPACE}:{key}"
+    fix = f"pulumi config set --secret {full} {example}"
+    if not pulumi.Config(NAMESPACE).get(key):
+        raise config_error(ConfigError(source, full, "is not set", fix))
+    if not pulumi.runtime.is_config_secret(full):
+        raise config_error(ConfigError(source, full, "is set in clear text", fix))

@@ -1,18 +1,21 @@
 """Twilio-side settings as Pulumi dynamic resources over `LinkShorteningApi`.
 
-The providers are pickled into Pulumi's state and re-run at refresh and destroy without the
-program, so they hold no client: each method builds one from its inputs. Credentials travel
-as secret inputs (`auth`), kept secret in state by `additional_secret_outputs`.
+Pulumi pickles each provider into the state and runs it again at refresh and destroy without
+the program, so a provider holds neither a client nor a credential: `configure` reads the
+stack's config (`pulumi config set --secret lsctl:twilio...`) every time Pulumi starts the
+provider, and each method builds its client from that. No credential ever sits in the state,
+and a rotated token serves refresh and destroy of resources created with the old one.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pulumi
 from pulumi.dynamic import (
+    ConfigureRequest,
     CreateResult,
     DiffResult,
     ReadResult,
@@ -21,62 +24,77 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from linkshortening.config import DomainSpec
+from linkshortening.config import NAMESPACE, DomainSpec
 
 if TYPE_CHECKING:
     from linkshortening.twilio_api import LinkShorteningApi
 
-CONFIG_FIELDS = ("fallback_url", "callback_url", "continue_on_failure", "disable_https")
-SECRET = pulumi.ResourceOptions(additional_secret_outputs=["auth"])
+# The Pulumi config keys that carry the Twilio credentials (all set with --secret).
+CREDENTIAL_KEYS = ("twilioAccountSid", "twilioAuthToken", "twilioApiKey", "twilioApiSecret")
+FLAGS = ("continue_on_failure", "disable_https")
+URLS = ("fallback_url", "callback_url")
 
 
-@dataclass(frozen=True)
-class TwilioAuth:
-    """Credentials and endpoint for the dynamic resources (password is a secret Output)."""
+def api_from_config(config: Mapping[str, str]) -> LinkShorteningApi:
+    """A fresh client from the credential keys; without them, from the environment
+    (`TWILIO_ACCOUNT_SID`, ... as `lsctl` reads them). LSCTL_TWILIO_BASE_URL and
+    LSCTL_TWILIO_CA_BUNDLE point it elsewhere (the sandbox), as for every lsctl command."""
+    from linkshortening.twilio_api import (
+        BASE_URL_ENV,
+        CA_BUNDLE_ENV,
+        LinkShorteningApi,
+        TwilioCredentials,
+        TwilioSettings,
+    )
 
-    account_sid: pulumi.Input[str]
-    username: pulumi.Input[str]  # the Account SID (auth token) or an API key SID
-    password: pulumi.Input[str]
-    base_url: str | None = None  # LSCTL_TWILIO_BASE_URL at `pulumi up` (the sandbox)
-    ca_bundle: str | None = None
-
-    def inputs(self) -> dict[str, Any]:
-        return {"account_sid": self.account_sid, "username": self.username,
-                "password": pulumi.Output.secret(self.password),
-                "base_url": self.base_url or os.environ.get("LSCTL_TWILIO_BASE_URL") or "",
-                "ca_bundle": self.ca_bundle or os.environ.get("LSCTL_TWILIO_CA_BUNDLE") or ""}
-
-
-def api_from(props: dict[str, Any]) -> LinkShorteningApi:
-    """A fresh client from a resource's `auth` input (never kept on the provider)."""
-    from linkshortening.twilio_api import LinkShorteningApi, TwilioCredentials, TwilioSettings
-
-    auth = props["auth"]
-    credentials = TwilioCredentials(auth["account_sid"], auth["username"], auth["password"])
-    return LinkShorteningApi(TwilioSettings(credentials, auth.get("base_url") or None,
-                                            auth.get("ca_bundle") or None))
-
-
-def _changed(olds: dict[str, Any], news: dict[str, Any], fields: tuple[str, ...]) -> list[str]:
-    return [f for f in fields if olds.get(f) != news.get(f)]
+    account = config.get("twilioAccountSid")
+    if not account:
+        return LinkShorteningApi.from_env()
+    api_key = config.get("twilioApiKey")
+    secret_key = "twilioApiSecret" if api_key else "twilioAuthToken"
+    secret = config.get(secret_key)
+    if not secret:
+        raise ValueError(f"{NAMESPACE}:{secret_key} is not set. Fix: pulumi config set "
+                         f"--secret {NAMESPACE}:{secret_key} ...")
+    credentials = TwilioCredentials(account, api_key or account, secret)
+    base_url = os.environ.get(BASE_URL_ENV, "").strip().rstrip("/") or None
+    ca_bundle = os.environ.get(CA_BUNDLE_ENV, "").strip() or None
+    return LinkShorteningApi(TwilioSettings(credentials, base_url, ca_bundle))
 
 
-class DomainConfigProvider(ResourceProvider):
+class TwilioProvider(ResourceProvider):
+    """What the three providers share: credentials from the stack config, read at start."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._config: dict[str, str] = {}  # empty when pickled: filled by `configure` only
+
+    def configure(self, req: ConfigureRequest) -> None:
+        self._config = {key: str(value) for key in CREDENTIAL_KEYS
+                        if (value := req.config.get(f"{NAMESPACE}:{key}"))}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Whenever it is pickled, a provider leaves its credentials behind.
+        return {**self.__dict__, "_config": {}}
+
+    def api(self) -> LinkShorteningApi:
+        return api_from_config(self._config)
+
+
+def _is_not_found(exc: Exception) -> bool:
+    from linkshortening.twilio_errors import TwilioApiError
+
+    return isinstance(exc, TwilioApiError) and exc.status == 404
+
+
+class DomainConfigProvider(TwilioProvider):
     """The domain's defaults: FallbackUrl, CallbackUrl, ContinueOnFailure, DisableHttps."""
-
-    def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
-        live = api_from(props).update_config(
-            props["domain_sid"], fallback_url=props.get("fallback_url") or None,
-            callback_url=props.get("callback_url") or None,
-            continue_on_failure=props["continue_on_failure"],
-            disable_https=props["disable_https"])
-        return {**props, **_config_fields(live), "config_sid": live.config_sid or ""}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         return CreateResult(id_=props["domain_sid"], outs=self._apply(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changes = _changed(olds, news, ("domain_sid", *CONFIG_FIELDS))
+        changes = [f for f in ("domain_sid", *_managed(news)) if olds.get(f) != news.get(f)]
         return DiffResult(changes=bool(changes),
                           replaces=["domain_sid"] if "domain_sid" in changes else [],
                           delete_before_replace=True)
@@ -85,97 +103,127 @@ class DomainConfigProvider(ResourceProvider):
         return UpdateResult(outs=self._apply(news))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        live = api_from(props).fetch_config(id_)
-        return ReadResult(id_=id_, outs={**props, **_config_fields(live)})
+        live = self.api().fetch_config(id_)
+        return ReadResult(id_=id_, outs={**props, "domain_sid": id_, **_live_config(live)})
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        # Twilio has no way to remove a domain's config or unset its URLs: put back its
-        # documented defaults for the two flags and leave the URLs.
-        api_from(props).update_config(id_, continue_on_failure=True, disable_https=False)
+        # Twilio cannot remove a domain's config nor unset its URLs: put its documented
+        # defaults back for the two flags and leave the URLs.
+        self.api().update_config(id_, continue_on_failure=True, disable_https=False)
+
+    def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
+        live = self.api().update_config(
+            props["domain_sid"], fallback_url=props.get("fallback_url") or None,
+            callback_url=props.get("callback_url") or None,
+            continue_on_failure=props["continue_on_failure"],
+            disable_https=props["disable_https"])
+        return {**props, **_live_config(live)}
 
 
-def _config_fields(live: Any) -> dict[str, Any]:
+def _managed(declared: Mapping[str, Any]) -> tuple[str, ...]:
+    """The fields a declaration manages: both flags, and a URL only when one is declared,
+    since Twilio has no way to unset one (an undeclared URL is left as Twilio has it)."""
+    return (*FLAGS, *(url for url in URLS if declared.get(url)))
+
+
+def _live_config(live: Any) -> dict[str, Any]:
     return {"fallback_url": live.fallback_url or "", "callback_url": live.callback_url or "",
             "continue_on_failure": bool(live.continue_on_failure),
             "disable_https": bool(live.disable_https)}
 
 
-class MessagingServiceAssociationProvider(ResourceProvider):
+class MessagingServiceAssociationProvider(TwilioProvider):
     """A Messaging Service using the domain for Link Shortening."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        api_from(props).associate_messaging_service(props["domain_sid"],
-                                                    props["messaging_service_sid"])
+        self.api().associate_messaging_service(props["domain_sid"],
+                                               props["messaging_service_sid"])
         return CreateResult(id_=f"{props['domain_sid']}/{props['messaging_service_sid']}",
                             outs=dict(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changes = _changed(olds, news, ("domain_sid", "messaging_service_sid"))
-        return DiffResult(changes=bool(changes), replaces=changes,
-                          delete_before_replace=True)
+        changes = [f for f in ("domain_sid", "messaging_service_sid")
+                   if olds.get(f) != news.get(f)]
+        return DiffResult(changes=bool(changes), replaces=changes, delete_before_replace=True)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        from linkshortening.twilio_errors import TwilioApiError
-
         try:
-            live = api_from(props).fetch_messaging_service_domain(props["messaging_service_sid"])
-        except TwilioApiError as exc:
-            if exc.status == 404:  # dissociated by hand: refresh drops it, up re-creates it
+            live = self.api().fetch_messaging_service_domain(props["messaging_service_sid"])
+        except Exception as exc:
+            if _is_not_found(exc):  # dissociated by hand: refresh drops it, up re-creates it
                 return ReadResult(id_=None, outs={})
             raise
+        # Moved to another domain by hand: the changed domain_sid makes `up` replace it.
         return ReadResult(id_=id_, outs={**props, "domain_sid": live.domain_sid})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        api_from(props).dissociate_messaging_service(props["domain_sid"],
-                                                     props["messaging_service_sid"])
+        try:
+            self.api().dissociate_messaging_service(props["domain_sid"],
+                                                    props["messaging_service_sid"])
+        except Exception as exc:
+            if not _is_not_found(exc):  # already gone is what delete wants
+                raise
 
 
-class ManagedCertificateProvider(ResourceProvider):
-    """Ask Twilio once to obtain and renew the domain's certificate itself."""
+class ManagedCertificateProvider(TwilioProvider):
+    """Twilio obtains and renews the domain's certificate itself (`certificate: managed`)."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        request = api_from(props).request_managed_cert(props["domain_sid"])
-        return CreateResult(id_=props["domain_sid"], outs={
-            **props, "managed": bool(request.managed), "requesting": bool(request.requesting)})
+        return CreateResult(id_=props["domain_sid"], outs=self._request(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changes = _changed(olds, news, ("domain_sid",))
-        return DiffResult(changes=bool(changes), replaces=changes)
+        replaces = ["domain_sid"] if olds.get("domain_sid") != news.get("domain_sid") else []
+        # A certificate uploaded by hand ends Twilio's management: `up` asks again.
+        return DiffResult(changes=bool(replaces) or olds.get("managed") is not True,
+                          replaces=replaces)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=self._request(news))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        live = api_from(props).fetch_certificate(id_, api_version=2)
-        return ReadResult(id_=id_, outs={**props, "managed": bool(live.managed),
-                                         "requesting": bool(live.requesting)})
+        try:
+            live = self.api().fetch_certificate(id_, api_version=2)
+            managed, requesting = bool(live.managed), bool(live.requesting)
+        except Exception as exc:
+            if not _is_not_found(exc):
+                raise
+            managed = requesting = False  # no certificate at all
+        return ReadResult(id_=id_, outs={**props, "managed": managed or requesting,
+                                         "requesting": requesting})
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        """Twilio offers no way back from a managed certificate; removing it from the
+        """Twilio offers no way back from a managed certificate: removing it from the
         stack stops tracking it and leaves Twilio as it is."""
+
+    def _request(self, props: dict[str, Any]) -> dict[str, Any]:
+        request = self.api().request_managed_cert(props["domain_sid"])
+        # `managed` means Twilio manages the certificate or is obtaining it.
+        return {**props, "managed": bool(request.managed or request.requesting),
+                "requesting": bool(request.requesting)}
 
 
 class DomainConfig(Resource):
-    def __init__(self, name: str, spec: DomainSpec, auth: TwilioAuth,
+    def __init__(self, name: str, spec: DomainSpec,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(DomainConfigProvider(), name, {
-            "auth": auth.inputs(), "domain_sid": spec.domain_sid,
+            "domain_sid": spec.domain_sid,
             "fallback_url": spec.fallback_url or "", "callback_url": spec.callback_url or "",
             "continue_on_failure": spec.continue_on_failure,
-            "disable_https": spec.disable_https, "config_sid": None,
-        }, pulumi.ResourceOptions.merge(opts, SECRET))
+            "disable_https": spec.disable_https,
+        }, opts)
 
 
 class MessagingServiceAssociation(Resource):
     def __init__(self, name: str, domain_sid: str, messaging_service_sid: str,
-                 auth: TwilioAuth, opts: pulumi.ResourceOptions | None = None) -> None:
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(MessagingServiceAssociationProvider(), name, {
-            "auth": auth.inputs(), "domain_sid": domain_sid,
-            "messaging_service_sid": messaging_service_sid,
-        }, pulumi.ResourceOptions.merge(opts, SECRET))
+            "domain_sid": domain_sid, "messaging_service_sid": messaging_service_sid,
+        }, opts)
 
 
 class ManagedCertificate(Resource):
-    def __init__(self, name: str, domain_sid: str, auth: TwilioAuth,
+    def __init__(self, name: str, domain_sid: str,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(ManagedCertificateProvider(), name, {
-            "auth": auth.inputs(), "domain_sid": domain_sid, "managed": None,
-            "requesting": None,
-        }, pulumi.ResourceOptions.merge(opts, SECRET))
+            "domain_sid": domain_sid, "managed": True, "requesting": None,
+        }, opts)

@@ -29,6 +29,8 @@ SECRET_KEYS = ("twilioAccountSid", "twilioAuthToken", "twilioApiKey", "twilioApi
                "tsigSecret")
 DOMAIN_SID = re.compile(r"^DN[0-9a-fA-F]{32}$")
 MESSAGING_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
+# Twilio Admin > Domains, DNS method: a TXT record at _twilio.<domain> with this value.
+VERIFICATION_TXT = re.compile(r"^twilio-domain-verification=[0-9a-fA-F]{32}$")
 # RFC 1123 labels; a leading "*." is allowed only where wildcards are (altNames).
 LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 DNS_PROVIDERS = ("route53", "rfc2136")
@@ -84,7 +86,7 @@ class DomainSpec:
     ttl: int = DEFAULT_TTL
     dns: DnsSettings | None = None
     caa: bool = False  # declare CAA at the zone apex allowing letsencrypt.org (Route53 only)
-    verification_txt: str | None = None  # Twilio's domain-verification TXT value, if by DNS
+    verification_txt: str | None = None  # Twilio's verification value, at _twilio.<fqdn>
     allow_overwrite: bool = False  # adopt hand-made records instead of failing on them
 
     @property
@@ -129,6 +131,7 @@ class RenewalSettings:
     alarm_email: str | None = None
     memory_mb: int = 512
     timeout_seconds: int = 900
+    enabled: bool = True  # false: no Lambda; `lsctl renew` runs from cron or CI instead
 
 
 @dataclass(frozen=True)
@@ -320,6 +323,7 @@ def _renewal(source: str, raw: object) -> RenewalSettings:
         alarm_email=email,
         memory_mb=r.integer("memoryMb", 512, 128, 10240),
         timeout_seconds=r.integer("timeoutSeconds", 900, 60, 900),
+        enabled=r.boolean("enabled", True),
     )
     r.finish()
     return settings
@@ -404,7 +408,7 @@ def _domain(source: str, path: str, raw: object, ttl: int,
         ttl=r.integer("ttl", ttl, 30, 86400),
         dns=_dns(source, r.key("dns"), dns_raw) if dns_raw is not None else default_dns,
         caa=r.boolean("caa", False),
-        verification_txt=r.string("verificationTxt"),
+        verification_txt=_verification_txt(r),
         allow_overwrite=r.boolean("allowOverwrite", False),
     )
     r.finish()
@@ -468,6 +472,15 @@ def _ipv4(value: str, key: str, source: str) -> str:
     except ValueError:
         raise ConfigError(source, key, f"{value!r} is not an IPv4 address",
                           "list Twilio's published Link Shortening IPs") from None
+
+
+def _verification_txt(r: _Reader) -> str | None:
+    value = r.string("verificationTxt")
+    if value is not None and not VERIFICATION_TXT.match(value):
+        raise r.error("verificationTxt", f"{value!r} is not a Twilio domain-verification value",
+                      "copy it from Twilio Admin > Domains > Verify (DNS method): "
+                      "twilio-domain-verification= followed by 32 hex digits")
+    return value
 
 
 def _https(r: _Reader, name: str) -> str | None:

@@ -257,18 +257,22 @@ def test_bad_acme_settings(tmp_path: Path, acme: str, key: str) -> None:
     assert info.value.key == key
 
 
+VERIFICATION = "twilio-domain-verification=" + "0123456789abcdef" * 2
+
+
 def test_pulumi_secrets_are_accepted_but_not_kept(tmp_path: Path) -> None:
     path = domain_stack(tmp_path, f"- {{fqdn: a.example.com, zone: example.com, "
                                   f"domainSid: {GOOD_SID}, caa: true, allowOverwrite: true, "
-                                  f"verificationTxt: twilio-verify=1}}\n", extra="""\
+                                  f"verificationTxt: {VERIFICATION}}}\n", extra="""\
         lsctl:twilioAccountSid: {secure: v1:abc}
         lsctl:twilioAuthToken: {secure: v1:def}
-        lsctl:renewal: {schedule: "cron(17 3,15 * * ? *)", alarmDays: 10}
+        lsctl:renewal: {schedule: "cron(17 3,15 * * ? *)", alarmDays: 10, enabled: false}
         """)
     stack = load_stack_file(path)
     spec = stack.domains[0]
-    assert spec.caa and spec.allow_overwrite and spec.verification_txt == "twilio-verify=1"
+    assert spec.caa and spec.allow_overwrite and spec.verification_txt == VERIFICATION
     assert stack.renewal.schedule == "cron(17 3,15 * * ? *)" and stack.renewal.alarm_days == 10
+    assert not stack.renewal.enabled
     assert "v1:def" not in repr(stack)
 
 
@@ -277,6 +281,7 @@ def test_pulumi_secrets_are_accepted_but_not_kept(tmp_path: Path) -> None:
     ("{alarmDays: 0}", "lsctl:renewal.alarmDays"),
     ("{alarmEmail: ops}", "lsctl:renewal.alarmEmail"),
     ("{timeoutSeconds: 3600}", "lsctl:renewal.timeoutSeconds"),
+    ("{enabled: sometimes}", "lsctl:renewal.enabled"),
 ])
 def test_bad_renewal_settings(tmp_path: Path, renewal: str, key: str) -> None:
     path = domain_stack(tmp_path, f"- {{fqdn: a.example.com, zone: example.com, "
@@ -285,3 +290,12 @@ def test_bad_renewal_settings(tmp_path: Path, renewal: str, key: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_stack_file(path)
     assert info.value.key == key
+
+
+@pytest.mark.parametrize("value", ["twilio-verify=1", "twilio-domain-verification=abc"])
+def test_bad_verification_txt(tmp_path: Path, value: str) -> None:
+    path = domain_stack(tmp_path, f"- {{fqdn: a.example.com, zone: example.com, "
+                                  f"domainSid: {GOOD_SID}, verificationTxt: {value}}}\n")
+    with pytest.raises(ConfigError, match="Twilio Admin > Domains") as info:
+        load_stack_file(path)
+    assert info.value.key == "lsctl:domains[0].verificationTxt"

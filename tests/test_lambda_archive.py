@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from components.lambda_archive import build
@@ -32,3 +33,18 @@ def test_archive_holds_handler_dependencies_and_stack(tmp_path: Path) -> None:
     assert build(ROOT, ROOT / "stacks" / "Pulumi.sandbox.yaml", tmp_path) == bundle
     assert (bundle / "stacks" / "Pulumi.sandbox.yaml").is_file()
     assert not (bundle / "stacks" / "Pulumi.example.yaml").exists()
+
+
+def test_bundled_stack_file_carries_no_secrets(tmp_path: Path) -> None:
+    from components.lambda_archive import write_public_stack
+    from linkshortening.config import load_stack_file
+
+    source = tmp_path / "Pulumi.prod.yaml"
+    source.write_text((ROOT / "stacks" / "Pulumi.example.yaml").read_text()
+                      + "  lsctl:twilioAuthToken:\n    secure: v1:ciphertext\n")
+    bundled = tmp_path / "bundled" / "Pulumi.prod.yaml"
+    bundled.parent.mkdir()
+    write_public_stack(source, bundled)
+    assert "ciphertext" not in bundled.read_text()
+    # The renewer reads the same stack from it.
+    assert load_stack_file(bundled) == replace(load_stack_file(source), source=str(bundled))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import runpy
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,17 @@ from tests.conftest import ROOT
 SID = "DN" + "a" * 32
 MG = "MG" + "b" * 32
 ACCOUNT = "AC" + "c" * 32
+TOKEN = "token-value-never-in-clear"
+TSIG = "tsig-value-never-in-clear"
+CREDENTIALS = {"twilioAccountSid": ACCOUNT, "twilioAuthToken": TOKEN}
+SECRETS_MANAGER = {"agreeTos": True, "state": {"backend": "secretsmanager"}}
+DYNAMIC = "pulumi-python:dynamic:Resource"
 
 
 @dataclass
 class Mocks(pulumi.runtime.Mocks):
     resources: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append((args.typ, args.name, dict(args.inputs)))
@@ -36,6 +43,7 @@ class Mocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
+        self.calls.append((args.token, dict(args.args)))
         if args.token == "aws:route53/getZone:getZone":
             return {"zoneId": f"Z{args.args['name'].upper().replace('.', '')}",
                     "name": args.args["name"]}, []
@@ -45,21 +53,38 @@ class Mocks(pulumi.runtime.Mocks):
             return {"accountId": "123456789012", "arn": "arn", "userId": "u", "id": "x"}, []
         return {}, []
 
-    def of_type(self, suffix: str) -> list[tuple[str, dict[str, Any]]]:
-        return [(name, inputs) for typ, name, inputs in self.resources if typ.endswith(suffix)]
+    def of_type(self, suffix: str) -> dict[str, dict[str, Any]]:
+        return {name: inputs for typ, name, inputs in self.resources if typ.endswith(suffix)}
+
+
+@dataclass
+class Run:
+    mocks: Mocks
+    exports: dict[str, Any]
+    namespace: dict[str, Any]
+
+    def records(self) -> dict[str, dict[str, Any]]:
+        return self.mocks.of_type("route53/record:Record")
+
+    def policy(self, name: str) -> dict[str, Any]:
+        document: dict[str, Any] = json.loads(
+            self.mocks.of_type("iam/rolePolicy:RolePolicy")[name]["policy"])
+        return document
 
 
 def run_program(config: dict[str, Any], secrets: dict[str, str] | None = None,
-                stack: str = "t") -> tuple[Mocks, dict[str, Any]]:
-    """Run __main__.py under mocks; return the mocks (what was registered) and the exports."""
+                stack: str = "t", clear: dict[str, str] | None = None) -> Run:
+    """Run __main__.py under mocks with `config` (plain), `secrets` (set with --secret) and
+    `clear` (credentials set without --secret)."""
     mocks = Mocks()
     exports: dict[str, Any] = {}
     original = pulumi.export
     pulumi.runtime.set_mocks(mocks, project="lsctl", stack=stack, preview=False)
     values = {f"lsctl:{k}": json.dumps(v) if not isinstance(v, str) else v
               for k, v in config.items()}
-    values.update({f"lsctl:{k}": v for k, v in (secrets or {}).items()})
-    pulumi.runtime.set_all_config(values, secret_keys=[f"lsctl:{k}" for k in secrets or {}])
+    secrets = CREDENTIALS if secrets is None else secrets
+    values.update({f"lsctl:{k}": v for k, v in {**secrets, **(clear or {})}.items()})
+    pulumi.runtime.set_all_config(values, secret_keys=[f"lsctl:{k}" for k in secrets])
 
     def capture(name: str, value: Any) -> None:
         exports[name] = value
@@ -75,8 +100,16 @@ def run_program(config: dict[str, Any], secrets: dict[str, str] | None = None,
         pulumi.runtime.test(program)()  # type: ignore[no-untyped-call]
     finally:
         pulumi.export = original
-    exports["__namespace__"] = namespace
-    return mocks, exports
+    return Run(mocks, exports, namespace)
+
+
+def resolve(output: pulumi.Output[Any]) -> tuple[Any, bool]:
+    """An Output's value and whether it is secret (after the program has run)."""
+    async def both() -> tuple[Any, bool]:
+        return await output.future(), await output.is_secret()
+
+    result: tuple[Any, bool] = pulumi.runtime.sync_await._sync_await(both())
+    return result
 
 
 def stack_config(name: str) -> dict[str, Any]:
@@ -86,142 +119,99 @@ def stack_config(name: str) -> dict[str, Any]:
 
 
 def route53_stack(**domain: Any) -> dict[str, Any]:
-    return {"dns": {"provider": "route53"}, "domains": [
+    return {"dns": {"provider": "route53"}, "renewal": {"enabled": False}, "domains": [
         {"fqdn": "example.com", "zone": "example.com", "domainSid": SID, **domain},
         {"fqdn": "go.example.org", "zone": "example.org", "domainSid": "DN" + "d" * 32,
-         "dns": {"provider": "route53", "hostedZoneId": "ZORG"}}]}
+         "dns": {"provider": "route53", "hostedZoneId": "/hostedzone/ZORG"}}]}
+
+
+def renewal_stack(**renewal: Any) -> dict[str, Any]:
+    config = route53_stack(messagingServiceSids=[MG])
+    config["acme"] = SECRETS_MANAGER
+    config["renewal"] = renewal
+    return config
+
+
+@pytest.fixture(autouse=True)
+def prebuilt_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The Lambda's code: a stand-in (tests/test_lambda_archive.py builds the real one)."""
+    (tmp_path / "handler.py").write_text("")
+    monkeypatch.setenv("LSCTL_LAMBDA_ARCHIVE", str(tmp_path))
+    yield
+
+
+# --- records ------------------------------------------------------------------------------
 
 
 def test_sandbox_stack_exports_each_domain() -> None:
-    _, exports = run_program(stack_config("sandbox"))
-    assert exports["lsctl.test"]["recordType"] == "A"
-    assert exports["lsctl.test"]["values"] == ["3.233.108.250", "3.233.187.46", "54.157.2.211"]
-    assert exports["go.lsctl.test"]["values"] == ["lsct.ashburn.us1.twilio.com"]
+    config = {**stack_config("sandbox"), "renewal": {"enabled": False}}
+    config["domains"][0]["caa"] = True  # an RFC 2136 zone: a warning, no record
+    run = run_program(config)
+    assert run.exports["lsctl.test"]["recordType"] == "A"
+    assert run.exports["lsctl.test"]["values"] == ["3.233.108.250", "3.233.187.46",
+                                                   "54.157.2.211"]
+    assert run.exports["go.lsctl.test"]["values"] == ["lsct.ashburn.us1.twilio.com"]
+    assert run.exports["go.lsctl.test"]["zoneId"] is None  # RFC 2136: no Route53 records
+    assert not run.records()
 
 
 def test_exactly_the_expected_records() -> None:
-    mocks, _ = run_program(route53_stack())
-    records = {name: inputs for name, inputs in mocks.of_type("route53/record:Record")}
+    run = run_program(route53_stack())
+    records = run.records()
     assert set(records) == {"example.com-a", "go.example.org-cname"}
     root, sub = records["example.com-a"], records["go.example.org-cname"]
     assert (root["type"], root["name"], root["zoneId"]) == ("A", "example.com", "ZEXAMPLECOM")
     assert sorted(root["records"]) == ["3.233.108.250", "3.233.187.46", "54.157.2.211"]
-    assert (sub["type"], sub["records"], sub["zoneId"]) == (
-        "CNAME", ["lsct.ashburn.us1.twilio.com"], "ZORG")
-    assert "allowOverwrite" not in root and root["ttl"] == 300
-    assert not mocks.of_type("RenewalSchedule")  # no Twilio credentials: no schedule
+    assert (sub["type"], sub["name"], sub["records"], sub["zoneId"]) == (
+        "CNAME", "go.example.org", ["lsct.ashburn.us1.twilio.com"], "ZORG")
+    assert "allowOverwrite" not in root and "allowOverwrite" not in sub
+    assert root["ttl"] == sub["ttl"] == 300
+    # The zone given by id is not looked up; the other is, by name, once.
+    assert [a for t, a in run.mocks.calls if t == "aws:route53/getZone:getZone"] == [
+        {"name": "example.com", "privateZone": False}]
+    zone_id, _ = resolve(run.exports["example.com"]["zoneId"])
+    assert zone_id == "ZEXAMPLECOM"
+    assert not run.mocks.of_type("RenewalSchedule")  # renewal disabled: no schedule
 
 
 def test_caa_verification_txt_and_allow_overwrite_when_asked() -> None:
-    mocks, _ = run_program(route53_stack(caa=True, verificationTxt="twilio-verify=abc",
-                                         allowOverwrite=True, ttl=600))
-    records = {name: inputs for name, inputs in mocks.of_type("route53/record:Record")}
-    assert records["example.com-caa"]["records"] == ['0 issue "letsencrypt.org"',
-                                                     '0 issuewild "letsencrypt.org"']
-    assert records["example.com-caa"]["name"] == "example.com"
-    assert records["example.com-verification"]["records"] == ["twilio-verify=abc"]
-    assert records["example.com-a"]["allowOverwrite"] is True
+    verification = "twilio-domain-verification=" + "ab" * 16
+    config = route53_stack(caa=True, verificationTxt=verification, allowOverwrite=True,
+                           ttl=600)
+    # Another domain of the same zone asking for CAA too: still one CAA record set.
+    config["domains"].append({"fqdn": "l.example.com", "zone": "example.com",
+                              "domainSid": "DN" + "e" * 32, "caa": True})
+    records = run_program(config).records()
+    assert set(records) == {"example.com-a", "example.com-verification", "example.com-caa",
+                            "l.example.com-cname", "go.example.org-cname"}
+    caa = records["example.com-caa"]
+    assert (caa["name"], caa["type"], caa["zoneId"]) == ("example.com", "CAA", "ZEXAMPLECOM")
+    assert caa["records"] == ['0 issue "letsencrypt.org"', '0 issuewild "letsencrypt.org"']
+    txt = records["example.com-verification"]
+    assert (txt["name"], txt["type"], txt["records"]) == (
+        "_twilio.example.com", "TXT", [verification])
+    for name in ("example.com-a", "example.com-verification", "example.com-caa"):
+        assert records[name]["allowOverwrite"] is True, name
     assert records["example.com-a"]["ttl"] == 600
+    assert "allowOverwrite" not in records["l.example.com-cname"]
     assert "allowOverwrite" not in records["go.example.org-cname"]
 
 
-CREDENTIALS = {"twilioAccountSid": ACCOUNT, "twilioAuthToken": "token-value-secret"}
+def test_twilio_side_resources_per_domain() -> None:
+    config = route53_stack(messagingServiceSids=[MG], fallbackUrl="https://e.example/gone",
+                           continueOnFailure=False)
+    config["domains"][1]["certificate"] = "managed"
+    run = run_program(config)
+    dynamic = {name: inputs for typ, name, inputs in run.mocks.resources if typ == DYNAMIC}
+    assert set(dynamic) == {"example.com-config", f"example.com-{MG}",
+                            "go.example.org-config", "go.example.org-managed-cert"}
+    assert dynamic["example.com-config"]["fallback_url"] == "https://e.example/gone"
+    assert dynamic["example.com-config"]["continue_on_failure"] is False
+    assert dynamic[f"example.com-{MG}"]["messaging_service_sid"] == MG
+    assert dynamic["go.example.org-managed-cert"]["managed"] is True
 
 
-@pytest.fixture
-def prebuilt_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "handler.py").write_text("")
-    monkeypatch.setenv("LSCTL_LAMBDA_ARCHIVE", str(tmp_path))
-
-
-def test_renewal_policy_is_least_privilege(prebuilt_archive: None) -> None:
-    config = route53_stack(messagingServiceSids=[MG])
-    config["acme"] = {"agreeTos": True, "state": {"backend": "secretsmanager",
-                                                   "location": "lsctl/t/state"}}
-    mocks, _ = run_program(config, CREDENTIALS)
-    (_, role_policy), = [p for p in mocks.of_type("iam/rolePolicy:RolePolicy")
-                            if p[0] == "renewal-policy"]
-    policy = json.loads(role_policy["policy"])
-    by_sid = {s["Sid"]: s for s in policy["Statement"]}
-    change = by_sid["ChallengeRecordsOnly"]
-    assert change["Action"] == "route53:ChangeResourceRecordSets"
-    assert change["Resource"] == ["arn:aws:route53:::hostedzone/ZEXAMPLECOM",
-                                  "arn:aws:route53:::hostedzone/ZORG"]
-    assert change["Condition"]["ForAllValues:StringEquals"][
-        "route53:ChangeResourceRecordSetsRecordTypes"] == ["TXT"]
-    assert change["Condition"]["ForAllValues:StringLike"][
-        "route53:ChangeResourceRecordSetsNormalizedRecordNames"] == ["_acme-challenge.*"]
-    assert by_sid["WaitForChanges"]["Resource"] == "arn:aws:route53:::change/*"
-    assert by_sid["OwnState"]["Resource"] == \
-        "arn:aws:secretsmanager:us-east-1:123456789012:secret:lsctl/t/state/*"
-    assert by_sid["OwnCredentials"]["Resource"] == ["arn:aws:mock:::renewal-twilio"]
-    assert by_sid["ExpiryMetric"]["Condition"] == {
-        "StringEquals": {"cloudwatch:namespace": "lsctl"}}
-    assert by_sid["FindZonesByName"]["Resource"] == "*"  # example.com is found by name
-    # Nothing else is allowed: every statement is one of the above, none uses a wildcard
-    # action, and only ListHostedZones and the namespaced metric have Resource "*".
-    assert set(by_sid) == {"ChallengeRecordsOnly", "ReadDeclaredZones", "WaitForChanges",
-                           "FindZonesByName", "OwnState", "OwnCredentials", "OwnLogs",
-                           "ExpiryMetric"}
-    for statement in policy["Statement"]:
-        actions = statement["Action"] if isinstance(statement["Action"], list) \
-            else [statement["Action"]]
-        assert all("*" not in action for action in actions)
-        assert statement["Effect"] == "Allow"
-    (_, scheduler), = [p for p in mocks.of_type("iam/rolePolicy:RolePolicy")
-                       if p[0] == "renewal-scheduler-policy"]
-    assert json.loads(scheduler["policy"])["Statement"] == [{
-        "Effect": "Allow", "Action": "lambda:InvokeFunction",
-        "Resource": "arn:aws:lambda:us-east-1:123456789012:function:lsctl-renew-t"}]
-
-
-def test_schedule_alarms_and_function(prebuilt_archive: None) -> None:
-    config = route53_stack()
-    config["renewal"] = {"alarmDays": 14, "alarmEmail": "ops@example.com",
-                         "flexibleWindowMinutes": 30}
-    mocks, _ = run_program(config, CREDENTIALS)
-    (_, schedule), = mocks.of_type("scheduler/schedule:Schedule")
-    assert schedule["scheduleExpression"] == "rate(12 hours)"
-    assert schedule["flexibleTimeWindow"] == {"mode": "FLEXIBLE", "maximumWindowInMinutes": 30}
-    alarms = {name: inputs for name, inputs in mocks.of_type("cloudwatch/metricAlarm:MetricAlarm")}
-    expiry = alarms["renewal-expiry"]
-    assert (expiry["namespace"], expiry["metricName"], expiry["threshold"],
-            expiry["comparisonOperator"]) == ("lsctl", "DaysToExpiry", 14, "LessThanThreshold")
-    assert expiry["dimensions"] == {"Stack": "t"}
-    errors = alarms["renewal-errors"]
-    assert (errors["namespace"], errors["metricName"]) == ("AWS/Lambda", "Errors")
-    (_, subscription), = mocks.of_type("sns/topicSubscription:TopicSubscription")
-    assert (subscription["protocol"], subscription["endpoint"]) == ("email", "ops@example.com")
-    (_, function), = mocks.of_type("lambda/function:Function")
-    assert function["handler"] == "acme_renewer.lambda_handler.lambda_handler"
-    assert function["runtime"] == "python3.11"
-    assert function["environment"]["variables"]["LSCTL_STACK_FILE"] == "stacks/Pulumi.t.yaml"
-    (_, logs), = mocks.of_type("cloudwatch/logGroup:LogGroup")
-    assert logs["name"] == "/aws/lambda/lsctl-renew-t"
-    secrets = {name for name, _ in mocks.of_type("secretsmanager/secret:Secret")}
-    assert secrets == {"renewal-twilio"}
-
-
-def test_credential_outputs_are_secret(prebuilt_archive: None) -> None:
-    config = route53_stack(messagingServiceSids=[MG])
-    secrets_seen: dict[str, bool] = {}
-    mocks, exports = run_program(config, CREDENTIALS)
-    namespace = exports["__namespace__"]
-    renewal = namespace["renewal"]
-    domains = namespace["domains"]
-    checks = {"twilio secret": renewal.twilio_secret_version.secret_string}
-    for resource in domains[0].twilio:
-        checks[resource._name] = resource.auth
-
-    async def collect() -> None:
-        for label, output in checks.items():
-            secrets_seen[label] = await output.is_secret()
-
-    pulumi.runtime.sync_await._sync_await(collect())
-    assert secrets_seen and all(secrets_seen.values()), secrets_seen
-    dynamic = [inputs for typ, _, inputs in mocks.resources
-               if typ == "pulumi-python:dynamic:Resource"]
-    assert {d.get("messaging_service_sid") for d in dynamic} >= {MG}
+# --- configuration errors -----------------------------------------------------------------
 
 
 def test_bad_config_is_a_clean_pulumi_error() -> None:
@@ -232,15 +222,213 @@ def test_bad_config_is_a_clean_pulumi_error() -> None:
         run_program(config)
 
 
-def test_example_stack(prebuilt_archive: None) -> None:
-    mocks, exports = run_program(stack_config("example"),
-                                 {**CREDENTIALS, "tsigSecret": "tsig-secret-value"})
-    records = {inputs["name"] for _, inputs in mocks.of_type("route53/record:Record")}
+@pytest.mark.parametrize(("secrets", "clear", "message"), [
+    ({}, {}, r"lsctl:twilioAccountSid: is not set\. Fix: pulumi config set --secret"),
+    ({"twilioAccountSid": ACCOUNT}, {}, r"lsctl:twilioAuthToken: is not set"),
+    ({"twilioAccountSid": ACCOUNT}, {"twilioAuthToken": TOKEN},
+     r"lsctl:twilioAuthToken: is set in clear text"),
+    ({"twilioAccountSid": ACCOUNT, "twilioApiKey": "SK" + "1" * 32}, {"twilioAuthToken": TOKEN},
+     r"lsctl:twilioApiSecret: is not set"),
+])
+def test_credentials_are_required_and_secret(secrets: dict[str, str], clear: dict[str, str],
+                                             message: str) -> None:
+    # Without credentials `up` would plan to delete every Twilio-side resource: refused.
+    with pytest.raises(pulumi.RunError, match=message):
+        run_program(route53_stack(), secrets, clear=clear)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda c: c.pop("dns"), r"lsctl:domains\[0\]\.dns: no DNS provider is set"),
+    (lambda c: c.update(acme={"state": {"backend": "directory"}}, renewal={}),
+     r"lsctl:acme\.state\.backend: 'directory' keeps the renewer's state in files"),
+    (lambda c: c.update(acme={"state": {"backend": "secretsmanager",
+                                        "location": "lsctl-renewer"}}, renewal={}),
+     r"lsctl:acme\.state\.location: 'lsctl-renewer' holds the renewer's credential"),
+    (lambda c: c.update(acme=SECRETS_MANAGER, renewal={}, dns={
+        "provider": "rfc2136", "tsigKeyName": "k", "server": "ns1.example.com"}),
+     r"lsctl:tsigSecret: is not set, but example\.com is renewed through RFC 2136"),
+    (lambda c: c.update(acme=SECRETS_MANAGER, renewal={}, dns={
+        "provider": "rfc2136", "tsigKeyName": "k"}),
+     r"lsctl:domains\[0\]\.dns\.server: is not set"),
+])
+def test_a_renewer_that_could_not_run_is_refused(change: Any, message: str) -> None:
+    config = route53_stack()
+    change(config)
+    with pytest.raises(pulumi.RunError, match=message):
+        run_program(config)
+
+
+# --- the renewal schedule -----------------------------------------------------------------
+
+
+def test_renewal_policy_is_least_privilege() -> None:
+    config = renewal_stack()
+    # A Twilio-managed domain in a third zone: the renewer never writes there.
+    config["domains"].append({"fqdn": "m.example.net", "zone": "example.net",
+                              "domainSid": "DN" + "f" * 32, "certificate": "managed"})
+    run = run_program(config)
+    policy = run.policy("renewal-policy")
+    assert policy["Version"] == "2012-10-17"
+    by_sid = {s["Sid"]: s for s in policy["Statement"]}
+    change = by_sid["ChallengeRecordsOnly"]
+    assert change["Action"] == "route53:ChangeResourceRecordSets"
+    assert change["Resource"] == ["arn:aws:route53:::hostedzone/ZEXAMPLECOM",
+                                  "arn:aws:route53:::hostedzone/ZORG"]
+    assert change["Condition"] == {
+        "ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": ["TXT"],
+                                      "route53:ChangeResourceRecordSetsActions": ["UPSERT",
+                                                                                  "DELETE"]},
+        "ForAllValues:StringLike": {
+            "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["_acme-challenge.*"]}}
+    assert by_sid["ReadDeclaredZones"] == {
+        "Sid": "ReadDeclaredZones", "Effect": "Allow",
+        "Action": "route53:ListResourceRecordSets", "Resource": change["Resource"]}
+    assert by_sid["WaitForChanges"]["Resource"] == "arn:aws:route53:::change/*"
+    assert by_sid["FindZonesByName"]["Action"] == "route53:ListHostedZones"  # example.com
+    assert by_sid["OwnState"]["Resource"] == \
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:lsctl/t/*"
+    assert sorted(by_sid["OwnState"]["Action"]) == [
+        "secretsmanager:CreateSecret", "secretsmanager:DeleteSecret",
+        "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"]
+    assert by_sid["OwnCredentials"] == {
+        "Sid": "OwnCredentials", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+        "Resource": ["arn:aws:mock:::renewal-twilio"]}
+    assert by_sid["OwnLogs"]["Resource"] == "arn:aws:mock:::renewal-logs:*"
+    assert by_sid["ExpiryMetric"]["Condition"] == {
+        "StringEquals": {"cloudwatch:namespace": "lsctl"}}
+    # Nothing else: only these statements, all Allow, no wildcard action, and "*" only
+    # where AWS offers no resource scope (ListHostedZones; PutMetricData, by namespace).
+    assert set(by_sid) == {"ChallengeRecordsOnly", "ReadDeclaredZones", "WaitForChanges",
+                           "FindZonesByName", "OwnState", "OwnCredentials", "OwnLogs",
+                           "ExpiryMetric"}
+    for statement in policy["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) \
+            else [statement["Action"]]
+        assert statement["Effect"] == "Allow"
+        assert all("*" not in action for action in actions)
+        if statement["Resource"] == "*":
+            assert statement["Sid"] in ("FindZonesByName", "ExpiryMetric")
+    assert run.policy("renewal-scheduler-policy")["Statement"] == [{
+        "Effect": "Allow", "Action": "lambda:InvokeFunction",
+        "Resource": "arn:aws:lambda:us-east-1:123456789012:function:lsctl-renew-t"}]
+    trust = json.loads(run.mocks.of_type("iam/role:Role")["renewal-role"]["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+
+
+def test_zones_given_by_id_need_no_zone_listing() -> None:
+    config = renewal_stack()
+    config["domains"][0]["dns"] = {"provider": "route53", "hostedZoneId": "ZCOM"}
+    by_sid = {s["Sid"]: s for s in run_program(config).policy("renewal-policy")["Statement"]}
+    assert "FindZonesByName" not in by_sid
+    assert by_sid["ChallengeRecordsOnly"]["Resource"] == [
+        "arn:aws:route53:::hostedzone/ZCOM", "arn:aws:route53:::hostedzone/ZORG"]
+
+
+def test_state_prefix_is_where_the_renewer_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from acme_renewer.state import SecretsManagerBackend
+    from acme_renewer.wiring import state_store
+    from components.renewal import state_prefix
+    from linkshortening.config import parse_stack
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for state in ({"backend": "secretsmanager"},
+                  {"backend": "secretsmanager", "location": "team/links"}):
+        stack = parse_stack({"acme": {"state": state}, "domains": [
+            {"fqdn": "example.com", "zone": "example.com", "domainSid": SID}]}, "s", "prod")
+        backend = state_store(stack).backend
+        assert isinstance(backend, SecretsManagerBackend)
+        assert backend.prefix == state_prefix(stack)
+
+
+def test_schedule_alarms_and_function() -> None:
+    run = run_program(renewal_stack(alarmDays=14, alarmEmail="ops@example.com",
+                                    flexibleWindowMinutes=30, memoryMb=1024))
+    schedule = run.mocks.of_type("scheduler/schedule:Schedule")["renewal-schedule"]
+    assert schedule["scheduleExpression"] == "rate(12 hours)"
+    assert schedule["flexibleTimeWindow"] == {"mode": "FLEXIBLE", "maximumWindowInMinutes": 30}
+    assert schedule["target"]["arn"] == \
+        "arn:aws:lambda:us-east-1:123456789012:function:lsctl-renew-t"
+    assert schedule["target"]["roleArn"] == "arn:aws:mock:::renewal-scheduler-role"
+    scheduler_trust = json.loads(
+        run.mocks.of_type("iam/role:Role")["renewal-scheduler-role"]["assumeRolePolicy"])
+    assert scheduler_trust["Statement"][0]["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    alarms = run.mocks.of_type("cloudwatch/metricAlarm:MetricAlarm")
+    expiry = alarms["renewal-expiry"]
+    assert (expiry["namespace"], expiry["metricName"], expiry["statistic"], expiry["threshold"],
+            expiry["comparisonOperator"]) == ("lsctl", "DaysToExpiry", "Minimum", 14,
+                                              "LessThanThreshold")
+    assert expiry["dimensions"] == {"Stack": "t"}
+    assert expiry["alarmActions"] == ["arn:aws:mock:::renewal-alarms"]
+    errors = alarms["renewal-errors"]
+    assert (errors["namespace"], errors["metricName"], errors["threshold"],
+            errors["comparisonOperator"]) == ("AWS/Lambda", "Errors", 0, "GreaterThanThreshold")
+    assert errors["dimensions"] == {"FunctionName": "lsctl-renew-t"}
+    subscription = run.mocks.of_type("sns/topicSubscription:TopicSubscription")["renewal-email"]
+    assert (subscription["protocol"], subscription["endpoint"]) == ("email", "ops@example.com")
+    function = run.mocks.of_type("lambda/function:Function")["renewal-function"]
+    assert function["handler"] == "acme_renewer.lambda_handler.lambda_handler"
+    assert (function["runtime"], function["memorySize"], function["timeout"]) == (
+        "python3.11", 1024, 900)
+    assert function["environment"]["variables"] == {
+        "LSCTL_STACK_FILE": "stacks/Pulumi.t.yaml",
+        "LSCTL_TWILIO_SECRET_ID": "arn:aws:mock:::renewal-twilio",
+        "LSCTL_METRIC_NAMESPACE": "lsctl"}
+    invoke = run.mocks.of_type("lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
+    assert invoke["renewal-invoke"]["maximumRetryAttempts"] == 0
+    logs = run.mocks.of_type("cloudwatch/logGroup:LogGroup")["renewal-logs"]
+    assert logs["name"] == "/aws/lambda/lsctl-renew-t"
+    secrets = run.mocks.of_type("secretsmanager/secret:Secret")
+    assert {s["name"] for s in secrets.values()} == {"lsctl-renewer/t/twilio"}
+
+
+def test_no_schedule_without_domains_to_renew() -> None:
+    config = renewal_stack()
+    for domain in config["domains"]:
+        domain["certificate"] = "managed"
+    assert not run_program(config).mocks.of_type("lambda/function:Function")
+
+
+def test_credential_outputs_are_secret() -> None:
+    config = renewal_stack()
+    config["domains"][1]["dns"] = {"provider": "rfc2136", "tsigKeyName": "k",
+                                   "server": "ns1.example.org"}
+    run = run_program(config, {**CREDENTIALS, "tsigSecret": TSIG})
+    renewal = run.namespace["program"].renewal
+    twilio, twilio_secret = resolve(renewal.twilio_secret_version.secret_string)
+    assert twilio_secret and json.loads(twilio) == {"account_sid": ACCOUNT, "auth_token": TOKEN}
+    tsig, tsig_secret = resolve(renewal.tsig_secret_version.secret_string)
+    assert tsig_secret and tsig == TSIG
+    function = run.mocks.of_type("lambda/function:Function")["renewal-function"]
+    assert function["environment"]["variables"]["LSCTL_TSIG_SECRET_ID"] == \
+        "arn:aws:mock:::renewal-tsig"
+    # Only the two secret versions carry a credential; no other resource, dynamic ones
+    # included (their providers read the credentials from the config at run time), and no
+    # stack output.
+    for typ, name, inputs in run.mocks.resources:
+        if typ != "aws:secretsmanager/secretVersion:SecretVersion":
+            assert TOKEN not in str(inputs) and TSIG not in str(inputs), name
+    assert TOKEN not in str(run.exports)
+
+
+def test_api_key_credentials_for_the_renewer() -> None:
+    api_key = "SK" + "2" * 32
+    run = run_program(renewal_stack(), {"twilioAccountSid": ACCOUNT, "twilioApiKey": api_key,
+                                        "twilioApiSecret": TOKEN})
+    value, secret = resolve(run.namespace["program"].renewal.twilio_secret_version.secret_string)
+    assert secret and json.loads(value) == {"account_sid": ACCOUNT, "api_key": api_key,
+                                            "api_secret": TOKEN}
+
+
+def test_example_stack() -> None:
+    run = run_program(stack_config("example"), {**CREDENTIALS, "tsigSecret": TSIG},
+                      stack="example")
+    records = {(inputs["name"], inputs["type"]) for inputs in run.records().values()}
     # sms.example.org lives on the org's own RFC 2136 servers: no Route53 record for it.
-    assert records == {"example-links.com", "go.example.com"}
-    assert set(exports) - {"__namespace__"} == {"example-links.com", "go.example.com",
-                                                "sms.example.org"}
-    secrets = {name for name, _ in mocks.of_type("secretsmanager/secret:Secret")}
-    assert secrets == {"renewal-twilio", "renewal-tsig"}
-    (_, function), = mocks.of_type("lambda/function:Function")
-    assert "LSCTL_TSIG_SECRET_ID" in function["environment"]["variables"]
+    assert records == {("example-links.com", "A"), ("example-links.com", "CAA"),
+                       ("go.example.com", "CNAME")}
+    assert set(run.exports) == {"example-links.com", "go.example.com", "sms.example.org"}
+    secrets = run.mocks.of_type("secretsmanager/secret:Secret")
+    assert {s["name"] for s in secrets.values()} == {"lsctl-renewer/example/twilio",
+                                                     "lsctl-renewer/example/tsig"}
+    by_sid = {s["Sid"]: s for s in run.policy("renewal-policy")["Statement"]}
+    assert by_sid["OwnState"]["Resource"].endswith(":secret:lsctl/prod/*")

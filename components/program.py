@@ -1,0 +1,143 @@
+"""One stack's declarations: a zone component per Route53 zone, a domain component per domain,
+and the renewal schedule, with the checks that keep `pulumi up` from deploying a renewer that
+could not work."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from components.domain import LinkShorteningDomain
+from components.lambda_archive import ArchiveError, build
+from components.renewal import (
+    RenewalInputs,
+    RenewalSchedule,
+    credential_secret_name,
+    state_prefix,
+)
+from components.stack_config import Credentials, config_error
+from components.zone import LinkShorteningZone
+from linkshortening.config import NAMESPACE, ConfigError, DomainSpec, Stack
+
+# A prebuilt code directory for the Lambda (tests, or a CI that builds it once).
+ARCHIVE_ENV = "LSCTL_LAMBDA_ARCHIVE"
+# The variable acme_renewer.lambda_handler fills from the TSIG secret (a name, not a secret).
+LAMBDA_TSIG_ENV = "LSCTL_TSIG_SECRET"
+
+
+@dataclass(frozen=True)
+class Program:
+    zones: dict[str, LinkShorteningZone]
+    domains: list[LinkShorteningDomain]
+    renewal: RenewalSchedule | None
+
+    @property
+    def exports(self) -> dict[str, dict[str, Any]]:
+        """Per domain: fqdn, zone, record type, values, TTL and hosted zone id."""
+        return {d.spec.fqdn: d.exports for d in self.domains}
+
+
+def declare(stack: Stack, credentials: Credentials, project_dir: Path) -> Program:
+    for i, spec in enumerate(stack.domains):
+        if spec.dns is None:
+            raise _error(stack, f"domains[{i}].dns", f"no DNS provider is set for {spec.fqdn}",
+                         "set lsctl:dns (or the domain's dns) to route53, for Pulumi to "
+                         "declare its records, or rfc2136, when your own servers hold the zone")
+        if not _in_route53(spec) and (spec.caa or spec.verification_txt):
+            pulumi.log.warn(f"{spec.fqdn}: caa and verificationTxt are declared only in "
+                            "Route53 zones; add them on the zone's own DNS servers")
+    zones = _zones(stack)
+    domains = [LinkShorteningDomain(spec, stack.targets,
+                                    zones[spec.zone].zone_id if _in_route53(spec) else None)
+               for spec in stack.domains]
+    return Program(zones, domains, _renewal(stack, credentials, zones, project_dir))
+
+
+def _in_route53(spec: DomainSpec) -> bool:
+    return spec.dns is not None and spec.dns.provider == "route53"
+
+
+def _zones(stack: Stack) -> dict[str, LinkShorteningZone]:
+    """One component per Route53 zone: looked up once, CAA once whoever asks for it."""
+    zones: dict[str, LinkShorteningZone] = {}
+    for zone in stack.zones:
+        specs = [d for d in stack.domains if d.zone == zone and _in_route53(d)]
+        if not specs:
+            continue
+        ids = sorted({d.dns.hosted_zone_id for d in specs if d.dns and d.dns.hosted_zone_id})
+        if len(ids) > 1:
+            raise _error(stack, "domains", f"the domains of zone {zone} name different hosted "
+                         f"zones ({', '.join(ids)})", "give them the same dns.hostedZoneId")
+        caa = [d for d in specs if d.caa]
+        zones[zone] = LinkShorteningZone(
+            zone, ids[0] if ids else None, caa_ttl=caa[0].ttl if caa else None,
+            allow_overwrite=any(d.allow_overwrite for d in caa))
+    return zones
+
+
+def _renewal(stack: Stack, credentials: Credentials, zones: dict[str, LinkShorteningZone],
+             project_dir: Path) -> RenewalSchedule | None:
+    acme = [d for d in stack.domains if d.certificate == "acme"]
+    if not stack.renewal.enabled or not acme:
+        return None  # renewed elsewhere (lsctl renew from cron/CI), or Twilio-managed only
+    _check_renewable(stack, acme)
+    route53 = [d for d in acme if _in_route53(d)]
+    rfc2136 = [d for d in acme if not _in_route53(d)]
+    if rfc2136 and credentials.tsig_secret is None:
+        raise _error(stack, "tsigSecret", f"is not set, but {rfc2136[0].fqdn} is renewed "
+                     "through RFC 2136", f"pulumi config set --secret {NAMESPACE}:tsigSecret ...")
+    return RenewalSchedule("renewal", stack, RenewalInputs(
+        code=pulumi.FileArchive(str(_lambda_code(stack, project_dir))),
+        stack_file_name=f"Pulumi.{stack.name}.yaml",
+        zone_ids=[zones[zone].zone_id for zone in dict.fromkeys(d.zone for d in route53)],
+        list_zones=any(not (d.dns and d.dns.hosted_zone_id) for d in route53),
+        twilio_credentials=credentials.twilio_json(),
+        tsig_secret=credentials.tsig_secret if rfc2136 else None))
+
+
+def _check_renewable(stack: Stack, acme: list[DomainSpec]) -> None:
+    """What would make the Lambda fail at its first run, refused at `pulumi up` instead."""
+    if stack.acme.state_backend != "secretsmanager":
+        raise _error(stack, "acme.state.backend", f"{stack.acme.state_backend!r} keeps the "
+                     "renewer's state in files, which AWS Lambda loses after every run",
+                     f"use {{backend: secretsmanager, location: lsctl/{stack.name}}}, or set "
+                     "lsctl:renewal.enabled: false and run lsctl renew from cron or CI")
+    prefix = state_prefix(stack)
+    if credential_secret_name(stack, "twilio").startswith(prefix + "/"):
+        raise _error(stack, "acme.state.location", f"{prefix!r} holds the renewer's "
+                     "credential secrets, which it must not be able to overwrite",
+                     f"use another location, such as lsctl/{stack.name}")
+    for spec in acme:
+        dns, i = spec.dns, stack.domains.index(spec)
+        if dns is None or dns.provider != "rfc2136":
+            continue
+        if not dns.server:
+            raise _error(stack, f"domains[{i}].dns.server", "is not set, and the renewal "
+                         "Lambda has no LSCTL_RFC2136_SERVER", "give the primary's host:port")
+        if dns.tsig_secret_env != LAMBDA_TSIG_ENV:
+            raise _error(stack, f"domains[{i}].dns.tsigSecretEnv", f"{dns.tsig_secret_env!r}"
+                         f" is not what the renewal Lambda sets ({LAMBDA_TSIG_ENV}, from "
+                         f"{NAMESPACE}:tsigSecret)", "remove the key")
+
+
+def _lambda_code(stack: Stack, project_dir: Path) -> Path:
+    prebuilt = os.environ.get(ARCHIVE_ENV)
+    if prebuilt:
+        return Path(prebuilt)
+    stack_file = project_dir / "stacks" / f"Pulumi.{stack.name}.yaml"
+    if not stack_file.is_file():
+        raise _error(stack, "", "the renewal Lambda bundles the stack file, which is missing",
+                     f"keep the stack's config in {stack_file}")
+    try:
+        return build(project_dir, stack_file, project_dir / ".build" / "lambda")
+    except ArchiveError as exc:
+        raise pulumi.RunError(f"building the renewal Lambda's code: {exc}") from None
+
+
+def _error(stack: Stack, key: str, problem: str, fix: str) -> pulumi.RunError:
+    full = f"{NAMESPACE}:{key}" if key else ""
+    return config_error(ConfigError(stack.source, full, problem, fix))
