@@ -1,5 +1,5 @@
-"""The checks: pure functions from facts to findings. No I/O here, so every rule is tested
-on plain data and every finding says what was expected, what was seen, and where."""
+"""The checks: pure functions from facts to findings. No I/O here, so every rule is tested on
+plain data, and every finding says what was expected, what was seen, and where."""
 
 from __future__ import annotations
 
@@ -8,18 +8,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from drift.facts import DomainFacts, StackFacts
-from linkshortening.dnsquery import Answer
+from drift import caa
+from drift.facts import DomainFacts, ServerAnswers, StackFacts
+from linkshortening.dnsengine import RecordSet
 from linkshortening.names import normalize
 from linkshortening.preflight import covers
-from linkshortening.records import desired_records
+from linkshortening.records import Record, desired_records
 from linkshortening.targets import TwilioTargets
 
 Severity = Literal["error", "warning"]
-# The check each finding belongs to: one JUnit test case per domain and check.
+# Each finding belongs to one check: one JUnit test case per domain and check.
 CHECKS = ("records", "nameservers", "ttl", "route53", "twilio-dns", "twilio-config",
           "twilio-certificate", "served-certificate", "challenge", "caa")
-WARN_DAYS, ERROR_DAYS = 30, 7  # Twilio's 30131 warns at 30 days
+STACK_CHECKS = ("twilio-target",)  # about the stack, not one domain (domain "*")
+WARN_DAYS, ERROR_DAYS = 30, 7  # Twilio warns (30131) at 30 days
+CA = "letsencrypt.org"
 
 
 @dataclass(frozen=True)
@@ -27,35 +30,25 @@ class Finding:
     code: str
     severity: Severity
     check: str
-    domain: str
+    domain: str  # or "*" for the stack
     expected: str
     actual: str
-    where: str
+    where: str  # which nameserver, Route53, Twilio, port 443
 
 
 def judge(facts: StackFacts, targets: TwilioTargets) -> list[Finding]:
-    """Every finding for every domain, plus stack-wide ones."""
-    found = [f for domain in facts.domains for f in judge_domain(domain, targets,
-                                                                   facts.checked_at)]
-    if facts.twilio_target_ips is not None and \
-            sorted(facts.twilio_target_ips) != sorted(targets.allowed_ips):
-        found.append(Finding("twilio-ips-changed", "warning", "records", "*",
-                             ", ".join(sorted(targets.allowed_ips)),
-                             ", ".join(sorted(facts.twilio_target_ips)) or "(none)",
-                             "resolver: lsct.ashburn.us1.twilio.com A"))
-    return found
+    """Every finding for every domain, then the stack-wide ones."""
+    found = [f for domain in facts.domains
+             for f in judge_domain(domain, targets, facts.checked_at)]
+    return found + list(_published_ips(facts, targets))
 
 
 def judge_domain(facts: DomainFacts, targets: TwilioTargets,
                  now: dt.datetime) -> list[Finding]:
-    return [*_records(facts, targets), *_nameservers(facts), *_route53(facts, targets),
-            *_twilio(facts, now), *_served(facts, now), *_challenge(facts), *_caa(facts)]
-
-
-def _first(facts: DomainFacts) -> tuple[str, dict[str, Answer]] | None:
-    """The answers of the first nameserver (ns1 first): the record checks judge these; the
-    nameserver check reports where the others differ."""
-    return next(iter(sorted(facts.answers.items())), None)
+    (record,) = desired_records(facts.spec, targets)
+    return [*_records(facts, record), *_nameservers(facts), *_ttl(facts, record),
+            *_route53(facts, record), *_twilio(facts, now), *_served(facts, now),
+            *_challenge(facts), *_caa(facts)]
 
 
 def _finding(facts: DomainFacts, code: str, severity: Severity, check: str, expected: str,
@@ -63,158 +56,219 @@ def _finding(facts: DomainFacts, code: str, severity: Severity, check: str, expe
     return Finding(code, severity, check, facts.spec.fqdn, expected, actual, where)
 
 
-def _values(answer: Answer | None) -> tuple[str, ...]:
-    return tuple(normalize(v) for v in answer.values) if answer else ()
+def _values(found: RecordSet | None) -> tuple[str, ...]:
+    return tuple(sorted(normalize(v) for v in found.values)) if found else ()
 
 
-def _records(facts: DomainFacts, targets: TwilioTargets) -> Iterator[Finding]:
-    first = _first(facts)
-    if first is None:
+def _first(facts: DomainFacts) -> ServerAnswers | None:
+    """The first nameserver that answered: record checks judge it; where the others say
+    something else is the nameserver check's business."""
+    return facts.dns.servers[0] if facts.dns and facts.dns.servers else None
+
+
+# --- DNS -----------------------------------------------------------------------------------
+
+
+def _records(facts: DomainFacts, record: Record) -> Iterator[Finding]:
+    server = _first(facts)
+    if server is None:
         return
-    server, answers = first
-    where = f"nameserver {server}"
-    spec = facts.spec
-    (record,) = desired_records(spec, targets)
-    a, aaaa, cname = (_values(answers.get(t)) for t in ("A", "AAAA", "CNAME"))
-    if spec.is_root:
-        missing, extra = set(record.values) - set(a), set(a) - set(record.values)
-        if missing:
-            yield _finding(facts, "a-missing-ip", "error", "records", ", ".join(record.values),
-                           ", ".join(a) or "(no A records)", where)
-        if extra:
-            yield _finding(facts, "a-extra-ip", "error", "records", ", ".join(record.values),
-                           ", ".join(a), where)
-        if cname:
-            yield _finding(facts, "cname-at-apex", "error", "records", "A records only",
+    where = f"nameserver {server.server}"
+    a, aaaa, cname = _values(server.a), _values(server.aaaa), _values(server.cname)
+    wanted = ", ".join(record.values)
+    if facts.spec.is_root:
+        if cname:  # Link Shortening needs A records here; what the alias leads to is moot
+            yield _finding(facts, "cname-at-apex", "error", "records", f"A {wanted}",
                            f"CNAME {cname[0]}", where)
+        else:
+            if set(record.values) - set(a):
+                yield _finding(facts, "a-missing-ip", "error", "records", f"A {wanted}",
+                               f"A {', '.join(a)}" if a else "no A records", where)
+            if set(a) - set(record.values):
+                yield _finding(facts, "a-extra-ip", "error", "records", f"A {wanted}",
+                               f"A {', '.join(a)}", where)
     else:
         target = normalize(record.values[0])
         if cname and cname[0] != target:
-            yield _finding(facts, "cname-wrong-target", "error", "records", target, cname[0],
-                           where)
-        if a:
+            yield _finding(facts, "cname-wrong-target", "error", "records", f"CNAME {target}",
+                           f"CNAME {cname[0]}", where)
+        elif a:
             yield _finding(facts, "a-instead-of-cname", "error", "records", f"CNAME {target}",
-                           "A " + ", ".join(a), where)
+                           f"A {', '.join(a)}", where)
         elif not cname:
             yield _finding(facts, "cname-missing", "error", "records", f"CNAME {target}",
-                           "(no CNAME)", where)
+                           "no CNAME", where)
     if aaaa:
         yield _finding(facts, "aaaa-present", "error", "records", "no AAAA records",
-                       "AAAA " + ", ".join(aaaa), where)
-    declared = answers.get(record.type)
-    if declared and declared.ttl is not None and declared.ttl != record.ttl:
-        yield _finding(facts, "ttl-differs", "warning", "ttl", str(record.ttl),
-                       str(declared.ttl), where)
+                       f"AAAA {', '.join(aaaa)}", where)
 
 
 def _nameservers(facts: DomainFacts) -> Iterator[Finding]:
-    seen: dict[tuple[tuple[str, ...], ...], list[str]] = {}
-    for server, answers in sorted(facts.answers.items()):
-        key = tuple(_values(answers.get(t)) for t in ("A", "AAAA", "CNAME"))
-        seen.setdefault(key, []).append(server)
-    if len(seen) > 1:
-        says = "; ".join(f"{', '.join(servers)} says {_describe(key)}"
-                         for key, servers in seen.items())
+    if facts.dns is None:
+        return
+    says: dict[str, list[str]] = {}
+    for server in facts.dns.servers:
+        says.setdefault(_describe(server), []).append(server.server)
+    if len(says) > 1:
+        actual = "; ".join(f"{', '.join(servers)} says {what}" for what, servers in says.items())
         yield _finding(facts, "nameservers-disagree", "error", "nameservers",
-                       "every authoritative nameserver serves the same records", says,
-                       ", ".join(sorted(facts.answers)))
+                       "every authoritative nameserver gives the same answer", actual,
+                       ", ".join(s.server for s in facts.dns.servers))
 
 
-def _describe(key: tuple[tuple[str, ...], ...]) -> str:
-    parts = [f"{t} {' '.join(v)}" for t, v in zip(("A", "AAAA", "CNAME"), key, strict=True)
-             if v]
+def _describe(server: ServerAnswers) -> str:
+    parts = [f"{name} {' '.join(values)}" for name, values in (
+        ("CNAME", _values(server.cname)), ("A", _values(server.a)),
+        ("AAAA", _values(server.aaaa))) if values]
     return " / ".join(parts) or "nothing"
 
 
-def _route53(facts: DomainFacts, targets: TwilioTargets) -> Iterator[Finding]:
+def _ttl(facts: DomainFacts, record: Record) -> Iterator[Finding]:
+    """One warning per domain: from DNS when a nameserver shows it, else from Route53."""
+    server = _first(facts)
+    served = (server.a if record.type == "A" else server.cname) if server else None
+    if served is not None and served.ttl != record.ttl:
+        yield _finding(facts, "ttl-differs", "warning", "ttl", str(record.ttl), str(served.ttl),
+                       f"nameserver {server.server if server else '?'}")
+        return
+    declared = next((s for s in facts.route53 or () if s.type == record.type), None)
+    if declared is not None and declared.ttl is not None and declared.ttl != record.ttl:
+        yield _finding(facts, "ttl-differs", "warning", "ttl", str(record.ttl),
+                       str(declared.ttl), "Route53")
+
+
+def _challenge(facts: DomainFacts) -> Iterator[Finding]:
+    for server in facts.dns.servers if facts.dns else ():
+        if server.challenge:
+            yield _finding(facts, "challenge-leftover", "warning", "challenge",
+                           f"no TXT at _acme-challenge.{facts.spec.fqdn}",
+                           "TXT " + " ".join(server.challenge), f"nameserver {server.server}")
+            return  # once per domain: the first nameserver that still has it
+
+
+def _caa(facts: DomainFacts) -> Iterator[Finding]:
+    if facts.dns is None:
+        return
+    relevant = {c.name: c for c in facts.dns.caa}
+    refused = []
+    for name in facts.spec.names:
+        found = relevant.get(name.removeprefix("*."))
+        if found and not caa.permits(found.records, CA, wildcard=name.startswith("*.")):
+            refused.append((name, found))
+    if refused:
+        names = ", ".join(name for name, _ in refused)
+        found = refused[0][1]
+        yield _finding(facts, "caa-forbids-letsencrypt", "error", "caa",
+                       f'CAA allowing {CA} (0 issue "{CA}") for {names}',
+                       "; ".join(found.records), f"CAA at {found.found_at} ({found.where})")
+
+
+# --- Route53 -------------------------------------------------------------------------------
+
+
+def _route53(facts: DomainFacts, record: Record) -> Iterator[Finding]:
     if facts.route53 is None:
         return
-    (record,) = desired_records(facts.spec, targets)
-    expected = f"{record.type} {' '.join(record.values)} (TTL {record.ttl})"
+    wanted = tuple(sorted(normalize(v) for v in record.values))
     sets = facts.route53
-    declared = sets.get(record.type)
-    others = [t for t in sets if t != record.type]
-    if declared is None or tuple(normalize(v) for v in declared.values) != record.values \
-            or declared.ttl != record.ttl or others:
-        actual = "; ".join(f"{s.type} {' '.join(s.values)} (TTL {s.ttl})"
-                           for s in sets.values()) or "(no record sets)"
-        yield _finding(facts, "route53-differs", "error", "route53", expected, actual,
-                       "Route53")
+    declared = [s for s in sets if s.type == record.type]
+    if len(sets) == 1 and declared and \
+            tuple(sorted(normalize(v) for v in declared[0].values)) == wanted:
+        return  # the TTL alone is the TTL check's
+    actual = "; ".join(f"{s.type} {' '.join(s.values)}" for s in sets) or "no record sets"
+    yield _finding(facts, "route53-differs", "error", "route53",
+                   f"{record.type} {' '.join(wanted)}", actual, "Route53")
+
+
+# --- Twilio --------------------------------------------------------------------------------
 
 
 def _twilio(facts: DomainFacts, now: dt.datetime) -> Iterator[Finding]:
-    twilio = facts.twilio
+    twilio, spec = facts.twilio, facts.spec
     if twilio is None:
         return
-    spec = facts.spec
+    if not twilio.domain_known:
+        yield _finding(facts, "twilio-domain-unknown", "error", "twilio-dns",
+                       f"{spec.domain_sid} is a domain of the account",
+                       twilio.dns_reason or "unknown to Twilio", "Twilio")
+        return
     if twilio.dns_valid is False:
         yield _finding(facts, "twilio-dns-invalid", "error", "twilio-dns", "is_valid: true",
                        f"is_valid: false ({twilio.dns_reason or 'no reason given'})",
                        "Twilio ValidateDns")
-    declared = {"fallback_url": spec.fallback_url, "callback_url": spec.callback_url,
-                "continue_on_failure": spec.continue_on_failure,
-                "disable_https": spec.disable_https}
-    for key, want in declared.items():
-        have = twilio.config.get(key)
-        if want is None and key.endswith("_url"):
-            continue  # not declared: whatever Twilio has is fine
+    declared = (("fallback_url", spec.fallback_url, twilio.fallback_url),
+                ("callback_url", spec.callback_url, twilio.callback_url),
+                ("continue_on_failure", spec.continue_on_failure, twilio.continue_on_failure),
+                ("disable_https", spec.disable_https, twilio.disable_https))
+    for key, want, have in declared:
+        if want is None or (have is None and isinstance(want, bool)):
+            continue  # not declared (Twilio cannot unset a URL), or a flag Twilio did not say
         if have != want:
             yield _finding(facts, "twilio-config-differs", "error", "twilio-config",
                            f"{key}={want}", f"{key}={have}", "Twilio domain config")
-    for service, domain in twilio.associations.items():
+    for service, domain in twilio.associations:
         if domain != spec.domain_sid:
             yield _finding(facts, "twilio-association-differs", "error", "twilio-config",
                            f"{service} uses {spec.domain_sid}",
                            f"{service} uses {domain or 'no domain'}",
                            "Twilio Messaging Service")
-    if spec.certificate == "acme" and twilio.certificate_expires is None:
+    yield from _twilio_certificate(facts, now)
+
+
+def _twilio_certificate(facts: DomainFacts, now: dt.datetime) -> Iterator[Finding]:
+    twilio = facts.twilio
+    assert twilio is not None
+    where = "Twilio certificate"
+    if twilio.validation_failed:
+        yield _finding(facts, "twilio-certificate-validation-failed", "error",
+                       "twilio-certificate", "the last upload validated",
+                       f"validation {twilio.validation_status}"
+                       + (f": {twilio.validation_reason}" if twilio.validation_reason else ""),
+                       where)
+    if twilio.certificate_expires is not None:
+        yield from _expiry(facts, "twilio-certificate", twilio.certificate_expires, now, where)
+    elif facts.spec.certificate == "acme" and twilio.validation_status is None:
         yield _finding(facts, "twilio-no-certificate", "error", "twilio-certificate",
-                       "a current certificate", "none uploaded", "Twilio certificate")
-    elif twilio.certificate_expires is not None:
-        yield from _expiry(facts, "twilio-certificate", twilio.certificate_expires, now,
-                           "Twilio certificate")
+                       "a current certificate", "none uploaded", where)
 
 
 def _expiry(facts: DomainFacts, check: str, not_after: dt.datetime, now: dt.datetime,
             where: str) -> Iterator[Finding]:
     days = (not_after - now).total_seconds() / 86400
-    expected = f"more than {WARN_DAYS} days left"
-    actual = f"expires {not_after:%Y-%m-%d %H:%M}Z ({days:.0f} days)" if days > 0 \
-        else f"expired {not_after:%Y-%m-%d %H:%M}Z"
-    if days <= ERROR_DAYS:
-        yield _finding(facts, f"{check}-expiring", "error", check, expected, actual, where)
-    elif days <= WARN_DAYS:
-        yield _finding(facts, f"{check}-expiring", "warning", check, expected, actual, where)
+    if days > WARN_DAYS:
+        return
+    actual = f"expires {not_after:%Y-%m-%d %H:%M} UTC, in {days:.0f} days" if days > 0 \
+        else f"expired {not_after:%Y-%m-%d %H:%M} UTC"
+    severity: Severity = "error" if days <= ERROR_DAYS else "warning"
+    yield _finding(facts, f"{check}-expiring", severity, check,
+                   f"more than {WARN_DAYS} days left", actual, where)
+
+
+# --- the served certificate ----------------------------------------------------------------
 
 
 def _served(facts: DomainFacts, now: dt.datetime) -> Iterator[Finding]:
     served = facts.served
     if served is None:
         return
+    where = f"port 443 ({served.endpoint})"
     if not any(covers(name, facts.spec.fqdn) for name in served.names):
         yield _finding(facts, "served-certificate-wrong-name", "error", "served-certificate",
                        f"a certificate for {facts.spec.fqdn}",
-                       "names: " + (", ".join(served.names) or "(none)"), "port 443 (SNI)")
-    yield from _expiry(facts, "served-certificate", served.not_after, now, "port 443 (SNI)")
+                       "names: " + (", ".join(served.names) or "none"), where)
+    yield from _expiry(facts, "served-certificate", served.not_after, now, where)
 
 
-def _challenge(facts: DomainFacts) -> Iterator[Finding]:
-    for server, answers in sorted(facts.answers.items()):
-        leftover = answers.get("TXT")
-        if leftover and leftover.values:
-            yield _finding(facts, "challenge-leftover", "warning", "challenge",
-                           f"no TXT at _acme-challenge.{facts.spec.fqdn}",
-                           " ".join(leftover.values), f"nameserver {server}")
-            return  # one finding per domain, from the first server that has it
+# --- the stack -----------------------------------------------------------------------------
 
 
-def _caa(facts: DomainFacts) -> Iterator[Finding]:
-    if not facts.caa:
-        return  # no CAA anywhere up to the zone: every CA may issue
-    issuers = [v.split(None, 2) for v in facts.caa]
-    allowed = {v[2].strip('"').split(";")[0].strip() for v in issuers
-               if len(v) == 3 and v[1].lower() in ("issue", "issuewild")}
-    if "letsencrypt.org" not in allowed:
-        yield _finding(facts, "caa-forbids-letsencrypt", "error", "caa",
-                       'CAA 0 issue "letsencrypt.org"', "; ".join(facts.caa),
-                       f"CAA at {facts.caa_at}")
+def _published_ips(facts: StackFacts, targets: TwilioTargets) -> Iterator[Finding]:
+    """Twilio announces new IPs by changing its own target's records before the old ones go:
+    the stack's allowedIps should follow."""
+    seen = facts.twilio_target_ips
+    if seen is None or sorted(seen) == sorted(targets.allowed_ips):
+        return
+    yield Finding("twilio-ips-changed", "warning", "twilio-target", "*",
+                  "A " + ", ".join(sorted(targets.allowed_ips)) + " (lsctl:allowedIps)",
+                  "A " + ", ".join(sorted(seen)) if seen else "no A records",
+                  f"resolver: {targets.cname_target}")

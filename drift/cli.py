@@ -1,24 +1,35 @@
 """`lsctl drift`: prove that live DNS, Route53, Twilio and the served certificates still match
-the stack."""
+the stack. Probe, then judge, then report."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from drift.report import Report
+    from drift.reports import Report
+
+FORMATS = ("text", "json", "junit", "markdown")
+SOURCES = ("dns", "route53", "twilio", "tls")  # drift.probes.SOURCES, without importing it
 
 EPILOG = """\
-sources: every authoritative nameserver of each zone (A, AAAA, CNAME, the CAA climb, leftover
-_acme-challenge TXT), Twilio's published target (lsct.ashburn.us1.twilio.com) through the
-resolver, Route53 (route53 domains), Twilio (ValidateDns, certificate, config, Messaging
-Service associations) and the certificate served on port 443 (SNI; LSCTL_TLS_ENDPOINT=host:port
-connects elsewhere, as the sandbox does).
+sources: every authoritative nameserver of each zone, asked directly (A, AAAA, the CNAME they
+show, leftover _acme-challenge TXT, the RFC 8659 CAA climb); Twilio's published target
+lsct.ashburn.us1.twilio.com through the resolver (LSCTL_DNS_RESOLVER, else the system's);
+Route53's record sets (route53 domains); Twilio (ValidateDns, the certificate, the domain
+config, each Messaging Service's domain); the certificate served on port 443 by SNI
+(LSCTL_TLS_ENDPOINT=host:port connects there instead, as the sandbox does).
 
-exit status: 0 clean, 1 drift (findings at or above --fail-on), 2 a source could not be
-checked (each one named)."""
+several reports from one run: --format junit --output drift.xml --format markdown
+(each --output is the file of the --format just before it; one may go to standard output).
+
+exit status: 0 clean, 1 drift (a finding at or above --fail-on), 2 a source could not be
+checked (each one named) or the stack file is wrong."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -27,75 +38,107 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="stack name (stacks/Pulumi.NAME.yaml) or path to a stack file")
     parser.add_argument("--domain", action="append", metavar="FQDN",
                         help="only this domain (repeatable)")
-    parser.add_argument("--format", choices=("text", "json", "junit", "markdown"),
-                        default="text", help="report format (default: a table)")
-    parser.add_argument("--output", type=Path, metavar="FILE",
-                        help="write the report here instead of standard output")
+    parser.set_defaults(targets=[])
+    parser.add_argument("--format", action=_Format, choices=FORMATS,
+                        help="report format, repeatable (default: text, a table)")
+    parser.add_argument("--output", action=_Output, type=Path, metavar="FILE",
+                        help="write the --format given just before here, not to standard "
+                             "output")
     parser.add_argument("--fail-on", choices=("error", "warning"), default="error",
-                        help="the lowest severity that makes the exit status 1")
-    parser.add_argument("--skip", action="append", default=[],
-                        choices=("dns", "route53", "twilio", "tls"),
-                        help="do not ask this source (repeatable), e.g. without Twilio access")
+                        help="the lowest severity that makes the exit status 1 (default: error)")
+    parser.add_argument("--skip", action="append", default=[], choices=SOURCES,
+                        help="do not ask this source (repeatable), e.g. twilio without its "
+                             "credentials; its checks are reported as skipped")
 
 
 def run(args: argparse.Namespace) -> int:
-    from drift.checks import judge
-    from drift.probes import probe
-    from drift.report import Report
-    from linkshortening.config import load_stack
-    from linkshortening.files import write_atomic
+    import time
 
+    from drift import checks, probes, reports
+    from linkshortening.config import load_stack
+
+    targets = _targets(args)
     stack = load_stack(args.stack)
     specs = stack.select(args.domain)
-    facts = probe(stack, specs, skip=args.skip)
-    unreachable = [(d.spec.fqdn, source, why) for d in facts.domains
-                   for source, why in d.unreachable]
-    unreachable += [("*", source, why) for source, why in facts.unreachable]
-    report = Report(stack.name, tuple(s.fqdn for s in specs), tuple(judge(facts, stack.targets)),
-                    tuple(unreachable), facts.checked_at, args.fail_on)
-    text = render(report, args.format)
-    if args.output is not None:
-        write_atomic(args.output, text, mode=0o644)
-    else:
-        print(text, end="")
+    started = time.monotonic()
+    with _progress(f"checking {len(specs)} domain(s) of stack {stack.name}"):
+        facts = probes.gather(stack, specs, skip=args.skip)
+    report = reports.build(stack.name, facts, checks.judge(facts, stack.targets), args.skip,
+                           args.fail_on, time.monotonic() - started)
+    for fmt, output in targets:
+        _write(report, fmt, output)
     return report.exit_code
 
 
-def render(report: Report, fmt: str) -> str:
-    from drift import report as reports
+class UsageError(Exception):
+    """Options that do not fit together (exit 2, one line)."""
+
+
+class _Format(argparse.Action):
+    """Each --format is one report; an --output right before it (or after) is its file."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        pending = getattr(namespace, "pending_output", None)
+        namespace.targets = [*namespace.targets, (str(values), pending)]
+        namespace.pending_output = None
+
+
+class _Output(argparse.Action):
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        targets: list[tuple[str, Path | None]] = namespace.targets
+        if targets and targets[-1][1] is None:
+            namespace.targets = [*targets[:-1], (targets[-1][0], values)]
+        elif getattr(namespace, "pending_output", None) is None:
+            namespace.pending_output = values
+        else:
+            parser.error("two --output without a --format between them")
+
+
+def _targets(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
+    """(format, file or None for standard output) for each report to write."""
+    targets: list[tuple[str, Path | None]] = list(args.targets)
+    pending = getattr(args, "pending_output", None)
+    if pending is not None or not targets:
+        targets.append(("text", pending))
+    if sum(output is None for _, output in targets) > 1:
+        raise UsageError("drift: more than one --format for standard output; give all but "
+                         "one an --output FILE")
+    return targets
+
+
+def render(report: Report, fmt: str, colour: bool = False, width: int = 120) -> str:
+    from drift.reports import json_report, junit, markdown, text
 
     if fmt == "json":
-        return reports.to_json(report) + "\n"
+        return json_report.render(report)
     if fmt == "junit":
-        return reports.to_junit(report)
+        return junit.render(report)
     if fmt == "markdown":
-        return reports.to_markdown(report)
-    return _table(report)
+        return markdown.render(report)
+    return text.render(report, colour, width)
 
 
-def _table(report: Report) -> str:
+def _write(report: Report, fmt: str, output: Path | None) -> None:
+    import shutil
+
+    from linkshortening.files import write_atomic
+
+    if output is not None:
+        write_atomic(output, render(report, fmt, width=160), mode=0o644)
+        return
+    terminal = sys.stdout.isatty()
+    colour = terminal and "NO_COLOR" not in os.environ
+    width = max(120, shutil.get_terminal_size().columns) if terminal else 160
+    sys.stdout.write(render(report, fmt, colour, width))
+    sys.stdout.flush()
+
+
+def _progress(message: str) -> AbstractContextManager[object]:
+    """A spinner on a terminal's stderr while the probes run; nothing in a pipe or CI log."""
+    if not sys.stderr.isatty():
+        return contextlib.nullcontext()
     from rich.console import Console
-    from rich.table import Table
 
-    from drift.report import EXIT_CLEAN, EXIT_DRIFT
-    console = Console(width=max(120, Console().width))
-    status = {EXIT_CLEAN: "[green]clean[/]", EXIT_DRIFT: "[red]drift[/]"}.get(
-        report.exit_code, "[red]could not check[/]")
-    table = Table(title=f"lsctl drift --stack {report.stack}: {status}")
-    for column in ("domain", "severity", "finding", "expected", "actual", "where"):
-        table.add_column(column, overflow="fold")
-    for finding in report.findings:
-        colour = "red" if finding.severity == "error" else "yellow"
-        table.add_row(finding.domain, f"[{colour}]{finding.severity}[/]", finding.code,
-                      finding.expected, finding.actual, finding.where)
-    for domain, source, why in report.unreachable:
-        table.add_row(domain, "[red]unchecked[/]", "unreachable", "an answer",
-                      why, source)
-    clean = [d for d in report.domains
-             if not any(f.domain == d for f in report.findings)
-             and not any(u[0] == d for u in report.unreachable)]
-    for domain in clean:
-        table.add_row(domain, "[green]ok[/]", "-", "-", "-", "every source")
-    with console.capture() as capture:
-        console.print(table)
-    return capture.get()
+    return Console(stderr=True).status(message)

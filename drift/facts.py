@@ -1,57 +1,112 @@
-"""What the probes found, as plain data; the checks judge it, the reports never re-ask."""
+"""What the probes found, as plain frozen data: the checks judge it, the reports never re-ask."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Generic, Literal, TypeVar
 
 from linkshortening.config import DomainSpec
-from linkshortening.dnsquery import Answer
+from linkshortening.dnsengine import RecordSet
 
-DNS_TYPES = ("A", "AAAA", "CNAME")
+T = TypeVar("T")
+
+
+Probe = Literal["dns", "route53", "twilio", "tls"]
+PROBES: tuple[Probe, ...] = ("dns", "route53", "twilio", "tls")
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """A source that could not be asked, named so an operator knows where to look."""
+
+    probe: Probe  # which checks it leaves undecided
+    source: str  # e.g. "nameserver ns2.example.com (192.0.2.2:53)", "Route53", "Twilio"
+    detail: str
+
+
+@dataclass(frozen=True)
+class Probed(Generic[T]):
+    """One probe's result for one domain: the facts, or why there are none (or both: a
+    nameserver that did not answer beside others that did)."""
+
+    value: T | None
+    unreachable: tuple[Unreachable, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServerAnswers:
+    """What one authoritative nameserver says about one domain."""
+
+    server: str  # "ns1.example.com (192.0.2.1:53)"
+    a: RecordSet | None
+    aaaa: RecordSet | None
+    cname: RecordSet | None  # seen in the A and AAAA replies: an alias shows up in both
+    challenge: tuple[str, ...]  # TXT values at _acme-challenge.<domain>
+
+
+@dataclass(frozen=True)
+class CaaFacts:
+    """RFC 8659's relevant CAA set for one name: the first non-empty set climbing up."""
+
+    name: str  # the name a certificate is for (a wildcard's base: *.x.com -> x.com)
+    found_at: str | None  # where the climb found records; None: nowhere, any CA may issue
+    records: tuple[str, ...]  # presentation format: 0 issue "letsencrypt.org"
+    where: str  # which server said so
+
+
+@dataclass(frozen=True)
+class DnsFacts:
+    servers: tuple[ServerAnswers, ...]  # every authoritative nameserver that answered
+    caa: tuple[CaaFacts, ...]
 
 
 @dataclass(frozen=True)
 class Route53Set:
     type: str
-    ttl: int | None
-    values: tuple[str, ...]
+    ttl: int | None  # None for an alias record
+    values: tuple[str, ...]  # sorted; an alias record: "alias to <target>"
 
 
 @dataclass(frozen=True)
 class TwilioFacts:
-    dns_valid: bool | None
-    dns_reason: str | None
-    certificate_expires: dt.datetime | None  # the current certificate; None: none uploaded
-    in_validation: str | None  # cert_in_validation.status, None when nothing is pending
-    config: dict[str, object]  # fallback_url, callback_url, continue_on_failure, disable_https
-    associations: dict[str, str | None]  # Messaging Service SID -> the Domain SID it uses
+    domain_known: bool  # False: Twilio does not know the declared DomainSid (404)
+    dns_valid: bool | None = None
+    dns_reason: str | None = None
+    certificate_expires: dt.datetime | None = None  # the current certificate; None: none
+    validation_status: str | None = None  # cert_in_validation.status; None: nothing pending
+    validation_failed: bool = False
+    validation_reason: str | None = None
+    fallback_url: str | None = None
+    callback_url: str | None = None
+    continue_on_failure: bool | None = None
+    disable_https: bool | None = None
+    associations: tuple[tuple[str, str | None], ...] = ()  # (Messaging Service, its DomainSid)
 
 
 @dataclass(frozen=True)
 class ServedCertificate:
     names: tuple[str, ...]
     not_after: dt.datetime
+    endpoint: str  # where it was served: "link.example.com:443" or the override
 
 
-@dataclass
+@dataclass(frozen=True)
 class DomainFacts:
-    """Everything known about one domain after probing."""
+    """Everything known about one domain after probing; None: that source was not asked
+    (or could not be: see `unreachable`)."""
 
     spec: DomainSpec
-    # server ("host:port") -> rdtype -> answer at the domain; TXT at _acme-challenge.<domain>
-    answers: dict[str, dict[str, Answer]] = field(default_factory=dict)
-    caa: tuple[str, ...] = ()  # the RFC 8659 climb's answer, from the first server
-    caa_at: str | None = None  # the name where the climb found CAA records
-    route53: dict[str, Route53Set] | None = None  # None: not a Route53 domain
+    dns: DnsFacts | None = None
+    route53: tuple[Route53Set, ...] | None = None  # None: not a Route53 domain
     twilio: TwilioFacts | None = None
     served: ServedCertificate | None = None
-    unreachable: list[tuple[str, str]] = field(default_factory=list)  # (source, why)
+    unreachable: tuple[Unreachable, ...] = ()
 
 
 @dataclass(frozen=True)
 class StackFacts:
-    domains: list[DomainFacts]
+    domains: tuple[DomainFacts, ...]
     twilio_target_ips: tuple[str, ...] | None  # lsct.ashburn.us1.twilio.com A, via resolver
-    unreachable: list[tuple[str, str]] = field(default_factory=list)
+    unreachable: tuple[Unreachable, ...] = ()  # not about one domain (the resolver)
     checked_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))

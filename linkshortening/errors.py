@@ -16,6 +16,7 @@ USER_ERRORS = {
     "requests.exceptions.RequestException",  # a server (the CA) could not be reached
     "linkshortening.twilio_errors.TwilioApiError",
     "linkshortening.twilio_errors.TwilioSetupError",
+    "drift.cli.UsageError",
 }
 
 

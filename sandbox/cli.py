@@ -23,6 +23,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     up.add_argument("--stack", default="sandbox",
                     help="stack whose zones the DNS server serves and whose domains the "
                          "Twilio emulator knows (default: sandbox)")
+    up.add_argument("--stale-zone", action="append", default=[], metavar="ZONE",
+                    help="also serve ZONE from a second nameserver (127.0.0.2, same port) "
+                         "that never takes updates, as a lagging secondary looks to "
+                         "lsctl drift (repeatable; adds 127.0.0.2 to lo, as root)")
     actions.add_parser("down", help="stop every sandbox service")
     actions.add_parser("status", help="show each service and whether it runs (exit 1 if not)")
     actions.add_parser("env", help="print shell exports for the running sandbox (no secrets)")
@@ -59,16 +63,26 @@ def _up(args: argparse.Namespace, directory: Path) -> int:
     from rich.console import Console
 
     from linkshortening.config import load_stack
-    from sandbox.lifecycle import SandboxOptions, up
+    from sandbox.lifecycle import STALE_ADDRESS, SandboxOptions, up
 
     stack = load_stack(args.stack)
+    stale = tuple(dict.fromkeys(args.stale_zone))
+    unknown = [z for z in stale if z not in stack.zones]
+    if unknown:
+        from sandbox.process import ServiceError
+
+        raise ServiceError(f"--stale-zone {', '.join(unknown)}: not a zone of stack "
+                           f"{stack.name} ({', '.join(stack.zones)})")
     console = Console(stderr=True)
     domains = {spec.domain_sid: spec.fqdn for spec in stack.domains}
     with console.status("starting BIND 9, Pebble, moto and the Twilio emulator..."):
         state = up(directory, SandboxOptions(zones=stack.zones, attached=False,
-                                             twilio_domains=domains))
+                                             twilio_domains=domains, stale_zones=stale))
     console.print(f"sandbox up in {state.directory}")
     console.print(f"  DNS (BIND 9)   {state.dns}  zones: {', '.join(state.zones)}")
+    if stale:
+        console.print(f"  stale DNS      {STALE_ADDRESS}:{state.dns_port}  "
+                      f"zones: {', '.join(stale)}")
     console.print(f"  ACME (Pebble)  {state.acme_directory}")
     console.print(f"  AWS (moto)     {state.aws_endpoint}")
     console.print(f"  Twilio API     {state.twilio_base_url}  (emulator, "
@@ -90,7 +104,7 @@ def _status(args: argparse.Namespace, directory: Path) -> int:
 
     rows = status(directory)
     for name, pid, alive in rows:
-        print(f"{name:8} pid {pid:<8} {'running' if alive else 'NOT RUNNING'}")
+        print(f"{name:11} pid {pid:<8} {'running' if alive else 'NOT RUNNING'}")
     return 0 if all(alive for _, _, alive in rows) else 1
 
 

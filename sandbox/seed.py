@@ -25,7 +25,6 @@ def seed(stack: Stack, server: Endpoint, key: TsigKey) -> list[Record]:
     return written
 
 
-
 def apply_twilio(stack: Stack, api: LinkShorteningApi) -> int:
     """What `pulumi up` sets on Twilio's side, done directly: the sandbox has no Pulumi CLI.
     Returns the number of settings applied."""

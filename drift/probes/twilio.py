@@ -1,0 +1,93 @@
+"""The Twilio probe: ValidateDns, the certificate, the domain config and the Messaging Service
+associations of every domain, asked from a pool of threads (each has its own HTTP client)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from drift.facts import Probed, TwilioFacts, Unreachable
+from linkshortening.config import DomainSpec
+
+if TYPE_CHECKING:
+    from linkshortening.twilio_api import LinkShorteningApi
+    from linkshortening.twilio_models import DomainCertificate
+
+SOURCE = "Twilio"
+DOMAIN_SID_INVALID = 30100  # Twilio: the DomainSid is not a verified domain of the account
+WORKERS = 16  # Twilio limits concurrent requests per account; this stays well below
+
+
+def probe(specs: Sequence[DomainSpec], workers: int = WORKERS) -> dict[str, Probed[TwilioFacts]]:
+    from linkshortening.secrets import MissingSecret
+    from linkshortening.twilio_api import LinkShorteningApi
+    from linkshortening.twilio_errors import TwilioSetupError
+
+    try:
+        api = LinkShorteningApi.from_env()
+    except (TwilioSetupError, MissingSecret) as exc:
+        lost = Unreachable("twilio", SOURCE, str(exc))
+        return {s.fqdn: Probed(None, (lost,)) for s in specs}
+    with ThreadPoolExecutor(max(1, min(workers, len(specs)))) as pool:
+        return dict(zip((s.fqdn for s in specs), pool.map(lambda s: _domain(api, s), specs),
+                        strict=True))
+
+
+def _domain(api: LinkShorteningApi, spec: DomainSpec) -> Probed[TwilioFacts]:
+    from linkshortening.twilio_errors import TwilioApiError, TwilioSetupError
+
+    try:
+        return Probed(_facts(api, spec))
+    except (TwilioApiError, TwilioSetupError) as exc:
+        return Probed(None, (Unreachable("twilio", SOURCE, str(exc)),))
+
+
+def _facts(api: LinkShorteningApi, spec: DomainSpec) -> TwilioFacts:
+    from linkshortening.twilio_errors import TwilioApiError
+
+    sid = spec.domain_sid
+    try:
+        validation = api.validate_dns(sid)
+    except TwilioApiError as exc:
+        if exc.code == DOMAIN_SID_INVALID or exc.status == 404:
+            return TwilioFacts(domain_known=False, dns_reason=exc.message)
+        raise
+    cert = _certificate(api, sid)
+    pending = cert.cert_in_validation if cert else None
+    config = api.fetch_config(sid)
+    associations = tuple((service, _service_domain(api, service))
+                         for service in spec.messaging_service_sids)
+    return TwilioFacts(
+        domain_known=True, dns_valid=validation.is_valid, dns_reason=validation.reason,
+        certificate_expires=cert.date_expires if cert and cert.certificate_sid else None,
+        validation_status=pending.status if pending else None,
+        validation_failed=bool(pending and not pending.in_progress),
+        validation_reason=pending.reason if pending else None,
+        fallback_url=config.fallback_url, callback_url=config.callback_url,
+        continue_on_failure=config.continue_on_failure, disable_https=config.disable_https,
+        associations=associations)
+
+
+def _certificate(api: LinkShorteningApi, sid: str) -> DomainCertificate | None:
+    from linkshortening.twilio_errors import TwilioApiError
+
+    try:
+        cert = api.fetch_certificate(sid, api_version=1)
+    except TwilioApiError as exc:
+        if exc.status == 404:
+            return None  # no certificate uploaded (or requested) yet
+        raise
+    # date_expires is the current certificate's; a first upload still in validation has none.
+    return cert if cert.date_expires is not None or cert.cert_in_validation else None
+
+
+def _service_domain(api: LinkShorteningApi, service: str) -> str | None:
+    from linkshortening.twilio_errors import TwilioApiError
+
+    try:
+        return api.fetch_messaging_service_domain(service).domain_sid
+    except TwilioApiError as exc:
+        if exc.status == 404:
+            return None  # the service uses no Link Shortening domain
+        raise
