@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from linkshortening.cli import add_stack_arguments
+
 if TYPE_CHECKING:
     from acme_renewer.pipeline import Report
 
@@ -30,10 +32,7 @@ setup error."""
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
-    parser.add_argument("--stack", required=True,
-                        help="stack name (stacks/Pulumi.NAME.yaml) or path to a stack file")
-    parser.add_argument("--domain", action="append", metavar="FQDN",
-                        help="only this domain (repeatable)")
+    add_stack_arguments(parser)
     parser.add_argument("--force", action="store_true", help="renew even if not due")
     parser.add_argument("--dry-run", action="store_true",
                         help="decide and report, change nothing (no order, no upload)")

@@ -11,6 +11,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from linkshortening.cli import add_stack_arguments
+
 if TYPE_CHECKING:
     from drift.reports import Report
 
@@ -34,10 +36,7 @@ checked (each one named) or the stack file is wrong."""
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
-    parser.add_argument("--stack", required=True,
-                        help="stack name (stacks/Pulumi.NAME.yaml) or path to a stack file")
-    parser.add_argument("--domain", action="append", metavar="FQDN",
-                        help="only this domain (repeatable)")
+    add_stack_arguments(parser)
     parser.set_defaults(targets=[])
     parser.add_argument("--format", action=_Format, choices=FORMATS,
                         help="report format, repeatable (default: text, a table)")

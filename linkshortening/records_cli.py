@@ -6,15 +6,14 @@ import argparse
 import json
 from dataclasses import asdict
 
+from linkshortening.cli import add_stack_arguments
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = ("Root domains need one A record set with exactly Twilio's IPs; subdomains "
                      "one CNAME to Twilio.\nExit 0: stack valid; 2: stack invalid (the message "
                      "names the file, the key and the fix).")
-    parser.add_argument("--stack", required=True,
-                        help="stack name (stacks/Pulumi.NAME.yaml) or path to a stack file")
-    parser.add_argument("--domain", action="append", metavar="FQDN",
-                        help="only this domain (repeatable)")
+    add_stack_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
