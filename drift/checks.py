@@ -10,7 +10,7 @@ from typing import Literal
 
 from drift import caa
 from drift.facts import DomainFacts, ServerAnswers, StackFacts
-from linkshortening.dnsengine import RecordSet
+from linkshortening.dnsreply import RecordSet
 from linkshortening.names import normalize
 from linkshortening.preflight import covers
 from linkshortening.records import Record, desired_records

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
 
 from linkshortening.config import DomainSpec
-from linkshortening.dnsengine import RecordSet
+from linkshortening.dnsreply import RecordSet
 
 T = TypeVar("T")
 

@@ -7,7 +7,8 @@ task per question costs as much as the question; a plain select loop that drains
 datagram at once is what lets one core keep up with BIND. Why processes: parsing a reply with
 dnspython (pure Python) costs about a hundred microseconds here, far more than the socket, so
 a batch of thousands is split across the cores. Messages are dnspython's (dns.renderer, the
-layer under Message.to_wire; dns.message.from_wire): no wire format by hand.
+layer under Message.to_wire) and replies are read by linkshortening.dnsreply (dnspython's wire
+parser, with what repeats across a fleet remembered).
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.renderer
 
+from linkshortening import dnsreply
 from linkshortening.dnsquery import Answer
+from linkshortening.dnsreply import RecordSet, normal
 from linkshortening.rfc2136 import Endpoint
 
 RECEIVE_BUFFER = 4 * 1024 * 1024  # a full window of replies must fit while we parse
@@ -53,16 +56,6 @@ class Question:
     name: str
     rdtype: str
     recursion: bool = False  # False: ask an authoritative server; True: a resolver (RD)
-
-
-@dataclass(frozen=True)
-class RecordSet:
-    """One RRset of a reply's answer section; names lower case without the trailing dot."""
-
-    name: str
-    type: str
-    ttl: int
-    values: tuple[str, ...]  # sorted presentation format, names without the trailing dot
 
 
 @dataclass(frozen=True)
@@ -83,7 +76,7 @@ class Reply:
 
     def get(self, rdtype: str, name: str | None = None) -> RecordSet | None:
         """The RRset of `rdtype` at `name` (default: the name asked)."""
-        owner = _normal(name or self.name)
+        owner = normal(name or self.name)
         return next((r for r in self.records if r.type == rdtype and r.name == owner), None)
 
     def answer(self) -> Answer:
@@ -288,20 +281,20 @@ class _Batch:
                 self.kill(server, f"{UNREACHABLE} ({exc.strerror or exc})")
                 return
             try:
-                response = dns.message.from_wire(data)
+                reply = dnsreply.read(data)
             except dns.exception.DNSException:
                 continue  # garbage: its question times out and is asked again
-            flight = server.flying.get(response.id)
-            if flight is None or not _matches(response, flight):
+            flight = server.flying.get(reply.id)
+            if flight is None or not _matches(reply, flight):
                 continue  # a late reply to a question asked again since, or not ours
-            del server.flying[response.id]
+            del server.flying[reply.id]
             self.flying -= 1
             server.replies += 1
             index = flight.index
-            if response.flags & dns.flags.TC:
+            if reply.flags & dns.flags.TC:
                 self.truncated.append(index)
             else:
-                self.finish(index, dns.rcode.to_text(response.rcode()), _records(response))
+                self.finish(index, reply.rcode, reply.records)
 
     def expire(self) -> None:
         """Ask again what ran out of time, or give it up."""
@@ -361,7 +354,8 @@ def _over_tcp(batch: _Batch, indexes: Iterable[int]) -> None:
         except (dns.exception.DNSException, OSError) as exc:
             batch.finish(index, f"{UNREACHABLE} (TCP: {exc})")
         else:
-            batch.finish(index, dns.rcode.to_text(response.rcode()), _records(response))
+            batch.finish(index, dns.rcode.to_text(response.rcode()),
+                         dnsreply.records_of(response))
 
     todo = list(indexes)
     if todo:
@@ -396,20 +390,7 @@ def _query_wire(qid: int, flags: int, qname: dns.name.Name,
     return wire
 
 
-def _matches(response: dns.message.Message, flight: _Flight) -> bool:
+def _matches(reply: dnsreply.ParsedReply, flight: _Flight) -> bool:
     """A reply to this very question: same id (already), QR set, same name and type."""
-    if not response.flags & dns.flags.QR or len(response.question) != 1:
-        return False
-    asked = response.question[0]
-    return bool(asked.rdtype == flight.rdtype and asked.name == flight.qname)
-
-
-def _records(response: dns.message.Message) -> tuple[RecordSet, ...]:
-    return tuple(
-        RecordSet(_normal(rrset.name.to_text()), dns.rdatatype.to_text(rrset.rdtype),
-                  rrset.ttl, tuple(sorted(r.to_text().rstrip(".") for r in rrset)))
-        for rrset in response.answer)
-
-
-def _normal(name: str) -> str:
-    return name.rstrip(".").lower()
+    return bool(reply.flags & dns.flags.QR and reply.rdtype == flight.rdtype
+                and reply.qname == flight.qname)

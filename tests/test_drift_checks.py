@@ -20,7 +20,7 @@ from drift.facts import (
     TwilioFacts,
 )
 from linkshortening.config import DnsSettings, DomainSpec
-from linkshortening.dnsengine import RecordSet
+from linkshortening.dnsreply import RecordSet
 from linkshortening.targets import CNAME_TARGET, DEFAULT_ALLOWED_IPS, TwilioTargets
 
 NOW = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
