@@ -44,7 +44,8 @@ def main() -> int:
         sections.append(f"{result.stdout.strip()}\n\n`{module}` took {took:.0f} s{status}.\n")
     header = (f"# Benchmark results\n\nWritten by `make bench` "
               f"(`.venv/bin/python -m bench.run_all`) on "
-              f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.\nMachine: {machine()}.\n"
+              f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, at commit {_commit()}.\n"
+              f"Machine: {machine()}.\n"
               "Numbers are medians where a benchmark says so; compare ratios, not seconds: the "
               "machine is shared and noisy.\n")
     if failed:
@@ -52,6 +53,17 @@ def main() -> int:
     (ROOT / "bench" / "RESULTS.md").write_text(header + "\n" + "\n".join(sections))
     print(f"wrote {ROOT / 'bench' / 'RESULTS.md'}")
     return 1 if failed else 0
+
+
+def _commit() -> str:
+    """The checkout measured, so a number can be traced to its code."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                          capture_output=True, text=True, check=False).stdout.strip()
+    if not head:
+        return "unknown (not a git checkout)"
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                           capture_output=True, text=True, check=False).stdout.strip()
+    return f"{head} (with uncommitted changes)" if dirty else head
 
 
 if __name__ == "__main__":

@@ -81,8 +81,9 @@ class RenewalSchedule(pulumi.ComponentResource):
             f"{name}-function", name=function_name, runtime=RUNTIME, handler=HANDLER,
             code=inputs.code, role=self.role.arn, timeout=settings.timeout_seconds,
             memory_size=settings.memory_mb,
-            # One run at a time: the state store's lock is the second line of defence.
-            reserved_concurrent_executions=1,
+            # One run at a time: the state store's lock is the second line of defence, and
+            # the only one where the account's quota leaves nothing to reserve.
+            reserved_concurrent_executions=1 if settings.reserve_concurrency else None,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group]))
         # The schedule invokes asynchronously; Lambda would retry a failed run twice within

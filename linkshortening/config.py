@@ -132,6 +132,10 @@ class RenewalSettings:
     memory_mb: int = 512
     timeout_seconds: int = 900
     enabled: bool = True  # false: no Lambda; `lsctl renew` runs from cron or CI instead
+    # Reserve one concurrent execution so two runs never overlap. AWS refuses any reservation
+    # that leaves under 10 unreserved, so accounts with the new-account quota of 10 set this
+    # false; the state store's lock then keeps runs apart on its own.
+    reserve_concurrency: bool = True
 
 
 @dataclass(frozen=True)
@@ -324,6 +328,7 @@ def _renewal(source: str, raw: object) -> RenewalSettings:
         memory_mb=r.integer("memoryMb", 512, 128, 10240),
         timeout_seconds=r.integer("timeoutSeconds", 900, 60, 900),
         enabled=r.boolean("enabled", True),
+        reserve_concurrency=r.boolean("reserveConcurrency", True),
     )
     r.finish()
     return settings

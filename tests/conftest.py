@@ -48,15 +48,27 @@ def emulator(_emulator_control: EmulatorControl) -> Iterator[EmulatorControl]:
     _emulator_control.configure(**TWILIO_KNOBS)
 
 
-@pytest.fixture
-def twilio_env(sandbox: SandboxState, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The environment `eval "$(lsctl sandbox env)"` gives: the client reaches the emulator."""
-    for name, value in sandbox.env().items():
+def point_at(state: SandboxState, monkeypatch: pytest.MonkeyPatch) -> SandboxState:
+    """For this test, the environment `eval "$(lsctl sandbox env)"` gives: lsctl, boto3, the
+    ACME client and the Twilio client reach `state`'s services (its auth token, no API key)."""
+    for name, value in state.env().items():
         monkeypatch.setenv(name, value)
-    for name, path in sandbox.secret_files().items():
+    for name, path in state.secret_files().items():
         monkeypatch.setenv(name, path.read_text().strip())
     for name in ("TWILIO_API_KEY", "TWILIO_API_SECRET", "TWILIO_API_SECRET_FILE"):
         monkeypatch.delenv(name, raising=False)
+    return state
+
+
+@pytest.fixture
+def sandbox_env(sandbox: SandboxState, monkeypatch: pytest.MonkeyPatch) -> SandboxState:
+    """The session's sandbox, with this test's environment pointed at it."""
+    return point_at(sandbox, monkeypatch)
+
+
+@pytest.fixture
+def twilio_env(sandbox_env: SandboxState) -> None:
+    """The environment `eval "$(lsctl sandbox env)"` gives: the client reaches the emulator."""
 
 
 def new_domain(emulator: EmulatorControl, name: str | None = None) -> tuple[str, str]:

@@ -10,12 +10,12 @@ from acme_renewer.account import open_session
 from acme_renewer.state import DirectoryBackend, RenewerState
 from linkshortening.config import AcmeSettings, ConfigError
 from sandbox.lifecycle import SandboxState
+from tests.conftest import point_at
 
 
 def test_created_once_then_reused(sandbox: SandboxState, tmp_path: Path,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in sandbox.env().items():
-        monkeypatch.setenv(name, value)
+    point_at(sandbox, monkeypatch)
     state = RenewerState(DirectoryBackend(tmp_path))
     settings = AcmeSettings(email="ops@lsctl.test", agree_tos=True)
     first = open_session(settings, state, "stack")
@@ -48,8 +48,7 @@ def test_external_account_binding_when_the_ca_requires_it(
     hmac = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
     options = SandboxOptions(zones=("lsctl.test",), pebble_eab_keys={"kid-lsctl": hmac})
     with running(tmp_path_factory.mktemp("eab"), options) as eab_sandbox:
-        for name, value in eab_sandbox.env().items():
-            monkeypatch.setenv(name, value)
+        point_at(eab_sandbox, monkeypatch)
         state = RenewerState(DirectoryBackend(tmp_path))
         settings = AcmeSettings(agree_tos=True)
         monkeypatch.delenv("LSCTL_EAB_KID", raising=False)

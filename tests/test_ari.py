@@ -17,12 +17,12 @@ from acme_renewer.state import DirectoryBackend, RenewerState, StoredCertificate
 from linkshortening.config import AcmeSettings, DnsSettings
 from sandbox.lifecycle import SandboxState
 from tests.ari_responder import AriResponder
+from tests.conftest import point_at
 
 
 def test_window_honoured_and_replaces_sent(sandbox: SandboxState, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in sandbox.env().items():
-        monkeypatch.setenv(name, value)
+    point_at(sandbox, monkeypatch)
     now = dt.datetime.now(dt.UTC)
     future = (now + dt.timedelta(days=20), now + dt.timedelta(days=22))
     provider = Rfc2136Provider.from_settings(
@@ -60,8 +60,7 @@ def test_window_honoured_and_replaces_sent(sandbox: SandboxState, tmp_path: Path
 
 def test_profile_sent_only_when_offered(sandbox: SandboxState, tmp_path: Path,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in sandbox.env().items():
-        monkeypatch.setenv(name, value)
+    point_at(sandbox, monkeypatch)
     provider = Rfc2136Provider.from_settings(
         DnsSettings(provider="rfc2136", tsig_key_name=sandbox.tsig_key_name), "test")
     now = dt.datetime.now(dt.UTC)

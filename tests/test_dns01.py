@@ -20,13 +20,6 @@ from linkshortening.route53 import Route53Error
 from sandbox.lifecycle import SandboxState
 
 
-@pytest.fixture
-def sandbox_env(sandbox: SandboxState, monkeypatch: pytest.MonkeyPatch) -> SandboxState:
-    for name, value in sandbox.env().items():
-        monkeypatch.setenv(name, value)
-    return sandbox
-
-
 def unique(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:8]}"
 

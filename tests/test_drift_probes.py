@@ -228,17 +228,6 @@ def test_more_servers_than_select_can_watch() -> None:
 # --- the DNS probe -------------------------------------------------------------------------
 
 
-@pytest.fixture
-def sandbox_env(sandbox: SandboxState, monkeypatch: pytest.MonkeyPatch) -> SandboxState:
-    for name, value in sandbox.env().items():
-        monkeypatch.setenv(name, value)
-    for name, path in sandbox.secret_files().items():
-        monkeypatch.setenv(name, path.read_text().strip())
-    for name in ("TWILIO_API_KEY", "TWILIO_API_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-    return sandbox
-
-
 def test_dns_probe_names_the_zone_nobody_serves(sandbox_env: SandboxState) -> None:
     spec = DomainSpec("nowhere.test", "nowhere.test", "DN" + "0" * 32)
     result = dns_probe.probe([spec], TwilioTargets())

@@ -14,12 +14,12 @@ from acme_renewer.rfc2136_provider import Rfc2136Provider
 from linkshortening.config import DnsSettings
 from linkshortening.dnsquery import ask
 from sandbox.lifecycle import SandboxState
+from tests.conftest import point_at
 
 
 @pytest.fixture
 def session(sandbox: SandboxState, monkeypatch: pytest.MonkeyPatch) -> AcmeSession:
-    for name, value in sandbox.env().items():
-        monkeypatch.setenv(name, value)
+    point_at(sandbox, monkeypatch)
     key = JWKEC(key=ec.generate_private_key(ec.SECP256R1()))
     account = AcmeAccount(sandbox.acme_directory, key, ca_bundle=str(sandbox.ca_bundle),
                           email="ops@lsctl.test")

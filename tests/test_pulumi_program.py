@@ -369,6 +369,7 @@ def test_schedule_alarms_and_function() -> None:
     assert function["handler"] == "acme_renewer.lambda_handler.lambda_handler"
     assert (function["runtime"], function["memorySize"], function["timeout"]) == (
         "python3.11", 1024, 900)
+    assert function["reservedConcurrentExecutions"] == 1  # one run at a time
     assert function["environment"]["variables"] == {
         "LSCTL_STACK_FILE": "stacks/Pulumi.t.yaml",
         "LSCTL_TWILIO_SECRET_ID": "arn:aws:mock:::renewal-twilio",
@@ -379,6 +380,12 @@ def test_schedule_alarms_and_function() -> None:
     assert logs["name"] == "/aws/lambda/lsctl-renew-t"
     secrets = run.mocks.of_type("secretsmanager/secret:Secret")
     assert {s["name"] for s in secrets.values()} == {"lsctl-renewer/t/twilio"}
+
+
+def test_no_reservation_where_the_account_has_none_to_give() -> None:
+    run = run_program(renewal_stack(reserveConcurrency=False))
+    function = run.mocks.of_type("lambda/function:Function")["renewal-function"]
+    assert "reservedConcurrentExecutions" not in function
 
 
 def test_no_schedule_without_domains_to_renew() -> None:

@@ -23,15 +23,12 @@ from linkshortening.twilio_api import LinkShorteningApi
 from sandbox import process
 from sandbox.lifecycle import SandboxOptions, SandboxState, running
 from sandbox.twilio_emulator.control import EmulatorControl
-from tests.conftest import SANDBOX_ZONES, TWILIO_KNOBS, lsctl_argv, new_domain
+from tests.conftest import SANDBOX_ZONES, TWILIO_KNOBS, lsctl_argv, new_domain, point_at
 from tests.test_renew import renew, statuses, write_stack
 
 
 def use_sandbox(state: SandboxState, monkeypatch: pytest.MonkeyPatch) -> EmulatorControl:
-    for name, value in state.env().items():
-        monkeypatch.setenv(name, value)
-    for name, path in state.secret_files().items():
-        monkeypatch.setenv(name, path.read_text().strip())
+    point_at(state, monkeypatch)
     return EmulatorControl(state.twilio_base_url, state.ca_bundle, state.twilio_account_sid,
                            state.twilio_auth_token_file)
 

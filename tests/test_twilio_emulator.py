@@ -22,7 +22,7 @@ from linkshortening.rfc2136 import replace_rrset
 from sandbox.lifecycle import SandboxState
 from sandbox.twilio_emulator.control import EmulatorControl
 from tests.certfactory import Chain, issue, make_chain, new_key, pem, pkcs8, self_signed
-from tests.conftest import new_domain, new_messaging_service
+from tests.conftest import new_domain, new_messaging_service, point_at
 
 TWILIO_IPS = ("3.233.187.46", "3.233.108.250", "54.157.2.211")
 ERROR_KEYS = {"code", "message", "more_info", "status"}
@@ -287,8 +287,7 @@ def test_pebble_issued_chain_is_accepted(sandbox: SandboxState, emulator: Emulat
     from acme_renewer.rfc2136_provider import Rfc2136Provider
     from linkshortening.config import DnsSettings
 
-    for name, value in sandbox.env().items():
-        monkeypatch.setenv(name, value)
+    point_at(sandbox, monkeypatch)
     key = JWKEC(key=ec.generate_private_key(ec.SECP256R1()))
     account = AcmeAccount(sandbox.acme_directory, key, ca_bundle=str(sandbox.ca_bundle))
     url = AcmeSession(account).register(agree_tos=True)
