@@ -13,13 +13,14 @@ here) and remembers what repeats across a fleet of replies:
   usual compression pointer to the question) is the same name, so it is decoded once.
 
 Anything unusual (an additional section, so EDNS or TSIG, whose extended rcode lives there;
-not a single question; not a standard query) goes to dns.message.from_wire, so the result is
-always what dnspython says; tests hold the two paths equal on generated messages.
+not a single question; not a standard query; signatures) goes to dns.message.from_wire, so
+the result is what dnspython says; tests hold the two paths equal on generated and on damaged
+messages (the one leniency: the authority section's rdata is not decoded, below).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dns.exception
 import dns.message
@@ -35,7 +36,8 @@ import dns.wire
 # message (RFC 3597: no compression inside them): safe to remember by their bytes.
 _NAMELESS = frozenset({dns.rdatatype.A, dns.rdatatype.AAAA, dns.rdatatype.TXT,
                        dns.rdatatype.CAA})
-_COVERING = frozenset({dns.rdatatype.RRSIG, dns.rdatatype.SIG})
+_SPECIAL = frozenset({dns.rdatatype.RRSIG, dns.rdatatype.SIG, dns.rdatatype.OPT,
+                      dns.rdatatype.TSIG})
 _CACHE_LIMIT = 65536
 _rdata_text: dict[tuple[int, bytes], str] = {}
 
@@ -68,8 +70,8 @@ def read(wire: bytes) -> ParsedReply:
     dns.exception.DNSException on a malformed message, as dns.message.from_wire does."""
     try:
         fast = _read_fast(wire)
-    except (dns.exception.DNSException, ValueError, KeyError):
-        fast = None  # let dnspython's full reader say what is wrong with it
+    except Exception:  # whatever stops the fast path, dnspython's full
+        fast = None  # reader decides, and says what is wrong with a bad message
     return fast if fast is not None else _read_full(wire)
 
 
@@ -107,7 +109,7 @@ def _read_fast(wire: bytes) -> ParsedReply | None:
     rdtype, rdclass = parser.get_struct("!HH")
     if rdclass != dns.rdataclass.IN:
         return None
-    sets: dict[tuple[dns.name.Name, int], tuple[int, list[str]]] = {}
+    sets: dict[tuple[dns.name.Name, int], _Set] = {}
     owner_bytes, owner = b"", qname
     for _ in range(ancount):
         start = parser.current
@@ -117,46 +119,73 @@ def _read_fast(wire: bytes) -> ParsedReply | None:
             owner = parser.get_name(decompress=True)
             owner_bytes = wire[start:parser.current]
         rr_type, rr_class, ttl, length = parser.get_struct(_RR)
-        if rr_class != dns.rdataclass.IN or rr_type in _COVERING:
-            return None  # dnspython keys signatures by what they cover: its reader decides
-        text = _rdata(parser, rr_type, length)
+        if rr_class != dns.rdataclass.IN or rr_type in _SPECIAL:
+            return None  # signatures are keyed by what they cover, OPT and TSIG are checked
+            # where they stand: dnspython's reader decides
+        identity, text = _rdata(parser, rr_type, length)
         found = sets.get((owner, rr_type))
         if found is None:
-            sets[(owner, rr_type)] = (ttl, [text])
-        else:  # dnspython's rrset keeps the smallest TTL of its records
-            found[1].append(text)
-            if ttl < found[0]:
-                sets[(owner, rr_type)] = (ttl, found[1])
-    for _ in range(nscount):  # not judged, but walked: a cut or padded message is refused
+            found = sets[(owner, rr_type)] = _Set(_ttl(ttl))
+        found.add(rr_type, _ttl(ttl), identity, text)
+    # The authority section is walked (owner, type, length) but its rdata is not decoded: the
+    # SOA of a negative answer would double its cost, and drift judges answers only. So a
+    # reply whose one flaw is a bad authority rdata is read as dnspython reads it with
+    # continue_on_error; any other flaw is refused as dnspython refuses it.
+    for _ in range(nscount):
         parser.get_name(decompress=True)
-        *_, length = parser.get_struct(_RR)
+        rr_type, rr_class, _, length = parser.get_struct(_RR)
+        if rr_class != dns.rdataclass.IN or rr_type in _SPECIAL:
+            return None
         parser.get_bytes(length)
     if parser.remaining():
         return None  # trailing bytes: dnspython's reader raises TrailingJunk
     records = tuple(
-        RecordSet(normal(name.to_text()), dns.rdatatype.to_text(_type(rr_type)), ttl,
-                  tuple(sorted(set(values))))
-        for (name, rr_type), (ttl, values) in sets.items())
+        RecordSet(normal(name.to_text()), dns.rdatatype.to_text(_type(rr_type)), found.ttl,
+                  tuple(sorted(found.values.values())))
+        for (name, rr_type), found in sets.items())
     return ParsedReply(qid, flags, dns.rcode.to_text(dns.rcode.from_flags(flags, 0)), qname,
                        rdtype, records)
 
 
-def _rdata(parser: dns.wire.Parser, rr_type: int, length: int) -> str:
+@dataclass
+class _Set:
+    """One RRset as dnspython's Rdataset.add builds it: the smallest TTL of its records, each
+    rdata once (by value: names compare without case), one rdata only for singleton types."""
+
+    ttl: int
+    values: dict[object, str] = field(default_factory=dict)
+
+    def add(self, rr_type: int, ttl: int, identity: object, text: str) -> None:
+        self.ttl = min(self.ttl, ttl)
+        if self.values and dns.rdatatype.is_singleton(_type(rr_type)):
+            self.values.clear()  # a CNAME or SOA set holds its last record
+        self.values.setdefault(identity, text)
+
+
+def _ttl(ttl: int) -> int:
+    return 0 if ttl > 0x7FFFFFFF else ttl  # RFC 2181 8: the top bit set means zero
+
+
+def _rdata(parser: dns.wire.Parser, rr_type: int, length: int) -> tuple[object, str]:
+    """The rdata's identity in its set and its text. Types without names are remembered by
+    their bytes, and their text is their identity; others are dnspython Rdata, which compare
+    by canonical form."""
     if rr_type in _NAMELESS:
         start = parser.current
         key = (rr_type, parser.get_bytes(length))
         text = _rdata_text.get(key)
         if text is not None:
-            return text
+            return text, text
         parser.seek(start)
     with parser.restrict_to(length):
         rdata = dns.rdata.from_wire_parser(dns.rdataclass.IN, _type(rr_type), parser)
     text = _strip(rdata.to_text())
-    if rr_type in _NAMELESS:
-        if len(_rdata_text) >= _CACHE_LIMIT:
-            _rdata_text.clear()  # a fleet repeats a few values; a flood of new ones resets it
-        _rdata_text[key] = text
-    return text
+    if rr_type not in _NAMELESS:
+        return rdata, text
+    if len(_rdata_text) >= _CACHE_LIMIT:
+        _rdata_text.clear()  # a fleet repeats a few values; a flood of new ones resets it
+    _rdata_text[key] = text
+    return text, text
 
 
 def _type(value: int) -> dns.rdatatype.RdataType:
