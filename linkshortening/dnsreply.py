@@ -20,6 +20,7 @@ messages (the one leniency: the authority section's rdata is not decoded, below)
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import dns.exception
@@ -31,6 +32,8 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.wire
+
+from linkshortening.names import normalize
 
 # The types whose rdata wire holds no name, so the same bytes mean the same text in any
 # message (RFC 3597: no compression inside them): safe to remember by their bytes.
@@ -78,13 +81,9 @@ def read(wire: bytes) -> ParsedReply:
 def records_of(response: dns.message.Message) -> tuple[RecordSet, ...]:
     """The answer section of a parsed dnspython Message, in this module's form."""
     return tuple(
-        RecordSet(normal(rrset.name.to_text()), dns.rdatatype.to_text(rrset.rdtype),
+        RecordSet(normalize(rrset.name.to_text()), dns.rdatatype.to_text(rrset.rdtype),
                   rrset.ttl, tuple(sorted(_strip(r.to_text()) for r in rrset)))
         for rrset in response.answer)
-
-
-def normal(name: str) -> str:
-    return name.rstrip(".").lower()
 
 
 def _strip(text: str) -> str:
@@ -123,10 +122,11 @@ def _read_fast(wire: bytes) -> ParsedReply | None:
             return None  # signatures are keyed by what they cover, OPT and TSIG are checked
             # where they stand: dnspython's reader decides
         identity, text = _rdata(parser, rr_type, length)
+        ttl = 0 if ttl > 0x7FFFFFFF else ttl  # RFC 2181 8: the top bit set means zero
         found = sets.get((owner, rr_type))
         if found is None:
-            found = sets[(owner, rr_type)] = _Set(_ttl(ttl))
-        found.add(rr_type, _ttl(ttl), identity, text)
+            found = sets[(owner, rr_type)] = _Set(ttl)
+        found.add(rr_type, ttl, identity, text)
     # The authority section is walked (owner, type, length) but its rdata is not decoded: the
     # SOA of a negative answer would double its cost, and drift judges answers only. So a
     # reply whose one flaw is a bad authority rdata is read as dnspython reads it with
@@ -140,7 +140,7 @@ def _read_fast(wire: bytes) -> ParsedReply | None:
     if parser.remaining():
         return None  # trailing bytes: dnspython's reader raises TrailingJunk
     records = tuple(
-        RecordSet(normal(name.to_text()), dns.rdatatype.to_text(_type(rr_type)), found.ttl,
+        RecordSet(normalize(name.to_text()), dns.rdatatype.to_text(_type(rr_type)), found.ttl,
                   tuple(sorted(found.values.values())))
         for (name, rr_type), found in sets.items())
     return ParsedReply(qid, flags, dns.rcode.to_text(dns.rcode.from_flags(flags, 0)), qname,
@@ -157,13 +157,14 @@ class _Set:
 
     def add(self, rr_type: int, ttl: int, identity: object, text: str) -> None:
         self.ttl = min(self.ttl, ttl)
-        if self.values and dns.rdatatype.is_singleton(_type(rr_type)):
+        if self.values and _singleton(rr_type):
             self.values.clear()  # a CNAME or SOA set holds its last record
         self.values.setdefault(identity, text)
 
 
-def _ttl(ttl: int) -> int:
-    return 0 if ttl > 0x7FFFFFFF else ttl  # RFC 2181 8: the top bit set means zero
+@functools.cache
+def _singleton(rr_type: int) -> bool:  # cached: it is asked for every record of a set
+    return dns.rdatatype.is_singleton(_type(rr_type))
 
 
 def _rdata(parser: dns.wire.Parser, rr_type: int, length: int) -> tuple[object, str]:

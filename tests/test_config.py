@@ -241,17 +241,25 @@ def test_acme_settings(tmp_path: Path) -> None:
     assert load_stack("sandbox", ROOT).acme.agree_tos
 
 
-@pytest.mark.parametrize(("acme", "key"), [
-    ("{directory: http://ca.example/dir}", "lsctl:acme.directory"),
-    ("{email: nobody}", "lsctl:acme.email"),
-    ("{keyType: dsa}", "lsctl:acme.keyType"),
-    ("{renewWhenLifetimeLeft: 2}", "lsctl:acme.renewWhenLifetimeLeft"),
-    ("{state: {backend: s3}}", "lsctl:acme.state.backend"),
-    ("{agreeToS: true}", "lsctl:acme.agreeToS"),
+@pytest.mark.parametrize(("section", "value", "key"), [
+    ("acme", "{directory: http://ca.example/dir}", "lsctl:acme.directory"),
+    ("acme", "{email: nobody}", "lsctl:acme.email"),
+    ("acme", "{keyType: dsa}", "lsctl:acme.keyType"),
+    ("acme", "{renewWhenLifetimeLeft: 2}", "lsctl:acme.renewWhenLifetimeLeft"),
+    ("acme", "{state: {backend: s3}}", "lsctl:acme.state.backend"),
+    ("acme", "{agreeToS: true}", "lsctl:acme.agreeToS"),
+    ("renewal", "{schedule: daily}", "lsctl:renewal.schedule"),
+    ("renewal", "{alarmDays: 0}", "lsctl:renewal.alarmDays"),
+    ("renewal", "{alarmEmail: ops}", "lsctl:renewal.alarmEmail"),
+    ("renewal", "{timeoutSeconds: 3600}", "lsctl:renewal.timeoutSeconds"),
+    ("renewal", "{enabled: sometimes}", "lsctl:renewal.enabled"),
+    ("renewal", "{reserveConcurrency: maybe}", "lsctl:renewal.reserveConcurrency"),
 ])
-def test_bad_acme_settings(tmp_path: Path, acme: str, key: str) -> None:
+def test_bad_acme_and_renewal_settings(tmp_path: Path, section: str, value: str,
+                                       key: str) -> None:
     path = domain_stack(tmp_path, f"- {{fqdn: a.example.com, zone: example.com, "
-                                  f"domainSid: {GOOD_SID}}}\n", extra=f"lsctl:acme: {acme}\n")
+                                  f"domainSid: {GOOD_SID}}}\n",
+                        extra=f"lsctl:{section}: {value}\n")
     with pytest.raises(ConfigError) as info:
         load_stack_file(path)
     assert info.value.key == key
@@ -274,22 +282,6 @@ def test_pulumi_secrets_are_accepted_but_not_kept(tmp_path: Path) -> None:
     assert stack.renewal.schedule == "cron(17 3,15 * * ? *)" and stack.renewal.alarm_days == 10
     assert not stack.renewal.enabled
     assert "v1:def" not in repr(stack)
-
-
-@pytest.mark.parametrize(("renewal", "key"), [
-    ("{schedule: daily}", "lsctl:renewal.schedule"),
-    ("{alarmDays: 0}", "lsctl:renewal.alarmDays"),
-    ("{alarmEmail: ops}", "lsctl:renewal.alarmEmail"),
-    ("{timeoutSeconds: 3600}", "lsctl:renewal.timeoutSeconds"),
-    ("{enabled: sometimes}", "lsctl:renewal.enabled"),
-])
-def test_bad_renewal_settings(tmp_path: Path, renewal: str, key: str) -> None:
-    path = domain_stack(tmp_path, f"- {{fqdn: a.example.com, zone: example.com, "
-                                  f"domainSid: {GOOD_SID}}}\n",
-                        extra=f"lsctl:renewal: {renewal}\n")
-    with pytest.raises(ConfigError) as info:
-        load_stack_file(path)
-    assert info.value.key == key
 
 
 @pytest.mark.parametrize("value", ["twilio-verify=1", "twilio-domain-verification=abc"])

@@ -193,6 +193,17 @@ def recorder() -> Recorder:
     return Recorder()
 
 
+def holds_until_spoiled(contract: Contract, response: requests.Response,
+                        spoil: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """The real v1 response meets Twilio's description; the same response spoiled does not."""
+    request, answer = wire(response)
+    spec = contract.apis["v1"]
+    spec.validate_response(request, answer)
+    answer.data = json.dumps(spoil(json.loads(answer.data or b"{}"))).encode()
+    with pytest.raises(Exception, match=r"(?i)valid"):
+        spec.validate_response(request, answer)
+
+
 def fails(call: Callable[[], object]) -> TwilioApiError:
     with pytest.raises(TwilioApiError) as failed:
         call()
@@ -277,12 +288,7 @@ def test_the_contract_is_not_vacuous(twilio_contract: Contract, emulator: Emulat
     """A response that strays from the description fails, so passing means something."""
     sid, _ = new_domain(emulator)
     LinkShorteningApi.from_env(response_hooks=[recorder]).fetch_config(sid)
-    request, answer = wire(recorder.responses[-1])
-    spec = twilio_contract.apis["v1"]
-    spec.validate_response(request, answer)
-    answer.data = json.dumps(spoil(json.loads(answer.data or b"{}"))).encode()
-    with pytest.raises(Exception, match=r"(?i)invalid|valid"):
-        spec.validate_response(request, answer)
+    holds_until_spoiled(twilio_contract, recorder.responses[-1], spoil)
 
 
 @pytest.mark.parametrize(("body", "why"), [
@@ -310,9 +316,4 @@ def test_error_bodies_are_held_to_twilios_error_schema(
         spoil: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
     fails(lambda: LinkShorteningApi.from_env(response_hooks=[recorder])
           .fetch_config("DN" + "0" * 32))
-    request, answer = wire(recorder.responses[-1])
-    spec = twilio_contract.apis["v1"]
-    spec.validate_response(request, answer)
-    answer.data = json.dumps(spoil(json.loads(answer.data or b"{}"))).encode()
-    with pytest.raises(Exception, match=r"(?i)valid"):
-        spec.validate_response(request, answer)
+    holds_until_spoiled(twilio_contract, recorder.responses[-1], spoil)
