@@ -10,8 +10,9 @@ from josepy.jwk import JWKEC
 
 from acme_renewer.issuance import AcmeAccount, AcmeSession
 from acme_renewer.state import RenewerState
-from linkshortening.config import AcmeSettings, ConfigError
-from linkshortening.secrets import read_secret
+from linkshortening.common.secrets import read_secret
+from linkshortening.stack.errors import ConfigError
+from linkshortening.stack.model import AcmeSettings
 
 DIRECTORY_ENV = "LSCTL_ACME_DIRECTORY"  # overrides the stack's directory (the sandbox's Pebble)
 CA_BUNDLE_ENV = "LSCTL_ACME_CA_BUNDLE"  # extra trust anchor for the ACME server's TLS

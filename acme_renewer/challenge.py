@@ -7,8 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from linkshortening import dnsquery
-from linkshortening.names import normalize
+from linkshortening.common.names import normalize
+from linkshortening.dns import query as dnsquery
 
 PREFIX = "_acme-challenge."
 CHALLENGE_TTL = 60

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from linkshortening.cli import add_stack_arguments
+from linkshortening.cli.arguments import add_stack_arguments
 
 if TYPE_CHECKING:
     from acme_renewer.pipeline import Report
@@ -45,8 +45,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from acme_renewer.pipeline import RenewOptions, renew_stack
     from acme_renewer.wiring import dns_provider, session_opener, state_store
-    from linkshortening.config import ConfigError, find_project_dir, load_stack, stack_path
-    from linkshortening.twilio_api import LinkShorteningApi
+    from linkshortening.stack.errors import ConfigError
+    from linkshortening.stack.load import find_project_dir, load_stack, stack_path
+    from linkshortening.twilio.api import LinkShorteningApi
 
     stack = load_stack(args.stack)
     specs = stack.select(args.domain)

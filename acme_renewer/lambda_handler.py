@@ -27,8 +27,8 @@ def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     from acme_renewer.cli import report_json
     from acme_renewer.pipeline import RenewOptions, renew_stack
     from acme_renewer.wiring import dns_provider, session_opener, state_store
-    from linkshortening.config import load_stack_file
-    from linkshortening.twilio_api import LinkShorteningApi
+    from linkshortening.stack.load import load_stack_file
+    from linkshortening.twilio.api import LinkShorteningApi
 
     secrets = boto3.client("secretsmanager")
     _load_secrets(secrets)

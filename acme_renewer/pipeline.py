@@ -24,14 +24,14 @@ from acme_renewer.challenge import DnsProvider
 from acme_renewer.decide import decide
 from acme_renewer.issuance import AcmeSession, Issue, KeyType, issue_all
 from acme_renewer.state import RenewerState, StoredCertificate
-from linkshortening.config import DomainSpec, Stack
-from linkshortening.preflight import check_tls_cert, is_ready
-from linkshortening.tlscert import build_tls_cert
-from linkshortening.twilio_errors import TwilioApiError
+from linkshortening.certs.preflight import check_tls_cert, is_ready
+from linkshortening.certs.tlscert import build_tls_cert
+from linkshortening.stack.model import DomainSpec, Stack
+from linkshortening.twilio.errors import TwilioApiError
 
 if TYPE_CHECKING:
-    from linkshortening.twilio_api import LinkShorteningApi
-    from linkshortening.twilio_models import DomainCertificate
+    from linkshortening.twilio.api import LinkShorteningApi
+    from linkshortening.twilio.models import DomainCertificate
 
 Status = Literal["renewed", "reuploaded", "not_due", "would_renew", "managed", "failed"]
 Progress = Callable[[str, str | None, str], None]  # (phase, domain or None, message)

@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable, Sequence
 
 from acme_renewer.challenge import ChallengeRecord, by_zone
-from linkshortening import dnsquery
-from linkshortening.rfc2136 import Endpoint
+from linkshortening.dns import query as dnsquery
+from linkshortening.dns.rfc2136 import Endpoint
 
 
 class PropagationTimeout(Exception):

@@ -12,9 +12,10 @@ import dns.rdataclass
 import dns.rdatatype
 
 from acme_renewer.challenge import CHALLENGE_TTL, ChallengeRecord, by_name, by_zone
-from linkshortening.config import ConfigError, DnsSettings
-from linkshortening.rfc2136 import Endpoint, TsigKey, new_update, send_update
-from linkshortening.secrets import read_secret
+from linkshortening.common.secrets import read_secret
+from linkshortening.dns.rfc2136 import Endpoint, TsigKey, new_update, send_update
+from linkshortening.stack.errors import ConfigError
+from linkshortening.stack.model import DnsSettings
 
 SERVER_ENV = "LSCTL_RFC2136_SERVER"
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from acme_renewer.challenge import CHALLENGE_TTL, ChallengeRecord, by_name, by_zone
-from linkshortening.names import normalize
-from linkshortening.route53 import Route53Error, find_zone_id, route53_client
+from linkshortening.common.names import normalize
+from linkshortening.dns.route53 import Route53Error, find_zone_id, route53_client
 
 if TYPE_CHECKING:
     from mypy_boto3_route53 import Route53Client

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from acme_renewer.challenge import ChallengeRecord
-from linkshortening.files import write_atomic
+from linkshortening.common.files import write_atomic
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient

@@ -9,7 +9,8 @@ from pathlib import Path
 from acme_renewer.challenge import DnsProvider, ZoneRouter
 from acme_renewer.issuance import AcmeSession
 from acme_renewer.state import DirectoryBackend, RenewerState, SecretsManagerBackend
-from linkshortening.config import ConfigError, DnsSettings, Stack
+from linkshortening.stack.errors import ConfigError
+from linkshortening.stack.model import DnsSettings, Stack
 
 DEFAULT_STATE_DIR = Path.home() / ".local" / "state" / "lsctl"
 

@@ -1,6 +1,6 @@
 """Drift's DNS throughput: 10,000 root domains (10,000 zones) in one BIND 9, A and AAAA each.
 
-lsctl's engine (linkshortening.dnsengine: one UDP socket per server, replies matched by id,
+lsctl's engine (linkshortening.dns.engine: one UDP socket per server, replies matched by id,
 large batches spread over the cores), on one core and on all, against a plain dnspython
 asyncio loop (dns.asyncquery.udp, a semaphore of 100) and against dnsperf's ceiling for the
 same server; then lsctl drift's whole DNS probe on the same 10,000 domains (nameservers
@@ -28,11 +28,11 @@ import dns.flags
 import dns.message
 
 from bench.common import PeerFailed, machine, median, table
-from linkshortening import dnsengine
-from linkshortening.config import DomainSpec
-from linkshortening.dnsengine import Question, ask_all
-from linkshortening.rfc2136 import Endpoint
-from linkshortening.targets import DEFAULT_ALLOWED_IPS, TwilioTargets
+from linkshortening.dns import engine as dnsengine
+from linkshortening.dns.engine import Question, ask_all
+from linkshortening.dns.rfc2136 import Endpoint
+from linkshortening.stack.model import DomainSpec
+from linkshortening.stack.targets import DEFAULT_ALLOWED_IPS, TwilioTargets
 from sandbox import bind, process
 
 TYPES = ("A", "AAAA")

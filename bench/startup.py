@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from bench.common import machine
-from linkshortening.cli import COMMANDS
+from linkshortening.cli.main import COMMANDS
 
 BIN = Path(sys.executable).parent
 CASES = {

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.common import emulator, machine, median, sandbox, sandbox_env, table
-from linkshortening.twilio_api import LinkShorteningApi
+from linkshortening.twilio.api import LinkShorteningApi
 from sandbox.twilio_emulator.control import EmulatorControl
 from tests.certfactory import make_chain
 

@@ -12,9 +12,9 @@ from components.twilio_resources import (
     ManagedCertificate,
     MessagingServiceAssociation,
 )
-from linkshortening.config import DomainSpec
-from linkshortening.records import desired_records
-from linkshortening.targets import TwilioTargets
+from linkshortening.stack.model import DomainSpec
+from linkshortening.stack.records import desired_records
+from linkshortening.stack.targets import TwilioTargets
 
 VERIFICATION_LABEL = "_twilio"  # Twilio Admin > Domains, DNS method: TXT at _twilio.<domain>
 

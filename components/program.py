@@ -21,7 +21,9 @@ from components.renewal import (
 )
 from components.stack_config import Credentials, config_error
 from components.zone import LinkShorteningZone
-from linkshortening.config import NAMESPACE, ConfigError, DomainSpec, Stack
+from linkshortening.stack.errors import ConfigError
+from linkshortening.stack.model import DomainSpec, Stack
+from linkshortening.stack.parse import NAMESPACE
 
 # A prebuilt code directory for the Lambda (tests, or a CI that builds it once).
 ARCHIVE_ENV = "LSCTL_LAMBDA_ARCHIVE"

@@ -11,7 +11,7 @@ import pulumi_aws as aws
 
 from components import iam
 from components.lambda_archive import HANDLER
-from linkshortening.config import Stack
+from linkshortening.stack.model import Stack
 
 METRIC_NAMESPACE = "lsctl"
 RUNTIME = "python3.11"  # what components.lambda_archive builds the dependencies for

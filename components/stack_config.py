@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 import pulumi
 
-from linkshortening.config import NAMESPACE, STACK_KEYS, ConfigError, Stack, parse_stack
+from linkshortening.stack.errors import ConfigError
+from linkshortening.stack.model import Stack
+from linkshortening.stack.parse import NAMESPACE, STACK_KEYS, parse_stack
 
 
 def stack_source(stack: str) -> str:

@@ -24,10 +24,11 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from linkshortening.config import NAMESPACE, DomainSpec
+from linkshortening.stack.model import DomainSpec
+from linkshortening.stack.parse import NAMESPACE
 
 if TYPE_CHECKING:
-    from linkshortening.twilio_api import LinkShorteningApi
+    from linkshortening.twilio.api import LinkShorteningApi
 
 # The Pulumi config keys that carry the Twilio credentials (all set with --secret).
 CREDENTIAL_KEYS = ("twilioAccountSid", "twilioAuthToken", "twilioApiKey", "twilioApiSecret")
@@ -39,7 +40,7 @@ def api_from_config(config: Mapping[str, str]) -> LinkShorteningApi:
     """A fresh client from the credential keys; without them, from the environment
     (`TWILIO_ACCOUNT_SID`, ... as `lsctl` reads them). LSCTL_TWILIO_BASE_URL and
     LSCTL_TWILIO_CA_BUNDLE point it elsewhere (the sandbox), as for every lsctl command."""
-    from linkshortening.twilio_api import (
+    from linkshortening.twilio.api import (
         BASE_URL_ENV,
         CA_BUNDLE_ENV,
         LinkShorteningApi,
@@ -82,7 +83,7 @@ class TwilioProvider(ResourceProvider):
 
 
 def _is_not_found(exc: Exception) -> bool:
-    from linkshortening.twilio_errors import TwilioApiError
+    from linkshortening.twilio.errors import TwilioApiError
 
     return isinstance(exc, TwilioApiError) and exc.status == 404
 

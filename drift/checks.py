@@ -10,11 +10,11 @@ from typing import Literal
 
 from drift import caa
 from drift.facts import DomainFacts, ServerAnswers, StackFacts
-from linkshortening.dnsreply import RecordSet
-from linkshortening.names import normalize
-from linkshortening.preflight import covers
-from linkshortening.records import Record, desired_records
-from linkshortening.targets import TwilioTargets
+from linkshortening.certs.preflight import covers
+from linkshortening.common.names import normalize
+from linkshortening.dns.reply import RecordSet
+from linkshortening.stack.records import Record, desired_records
+from linkshortening.stack.targets import TwilioTargets
 
 Severity = Literal["error", "warning"]
 # Each finding belongs to one check: one JUnit test case per domain and check.

@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from linkshortening.cli import add_stack_arguments
+from linkshortening.cli.arguments import add_stack_arguments
 
 if TYPE_CHECKING:
     from drift.reports import Report
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from drift import checks, probes, reports
-    from linkshortening.config import load_stack
+    from linkshortening.stack.load import load_stack
 
     targets = _targets(args)
     stack = load_stack(args.stack)
@@ -122,7 +122,7 @@ def render(report: Report, fmt: str, colour: bool = False, width: int = 120) -> 
 def _write(report: Report, fmt: str, output: Path | None) -> None:
     import shutil
 
-    from linkshortening.files import write_atomic
+    from linkshortening.common.files import write_atomic
 
     if output is not None:
         write_atomic(output, render(report, fmt, width=160), mode=0o644)

@@ -6,8 +6,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
 
-from linkshortening.config import DomainSpec
-from linkshortening.dnsreply import RecordSet
+from linkshortening.dns.reply import RecordSet
+from linkshortening.stack.model import DomainSpec
 
 T = TypeVar("T")
 

@@ -1,1 +1,1 @@
-"""lsctl's shared core: stack config, Twilio targets, desired records, Twilio and DNS clients."""
+"""lsctl's shared core, by subject; it imports none of acme_renewer, drift, sandbox, components."""

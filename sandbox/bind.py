@@ -12,8 +12,8 @@ import dns.message
 import dns.query
 import dns.rcode
 
-from linkshortening.rfc2136 import TsigKey
-from linkshortening.targets import CNAME_TARGET, DEFAULT_ALLOWED_IPS
+from linkshortening.dns.rfc2136 import TsigKey
+from linkshortening.stack.targets import CNAME_TARGET, DEFAULT_ALLOWED_IPS
 
 KEY_NAME = "lsctl-sandbox"
 NAMED_CANDIDATES = ("named", "/usr/sbin/named")

@@ -45,7 +45,8 @@ def sandbox_dir(explicit: Path | None) -> Path:
         return explicit
     if os.environ.get("LSCTL_SANDBOX_DIR"):
         return Path(os.environ["LSCTL_SANDBOX_DIR"])
-    from linkshortening.config import ConfigError, find_project_dir
+    from linkshortening.stack.errors import ConfigError
+    from linkshortening.stack.load import find_project_dir
 
     try:
         return find_project_dir() / ".sandbox"
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 def _up(args: argparse.Namespace, directory: Path) -> int:
     from rich.console import Console
 
-    from linkshortening.config import load_stack
+    from linkshortening.stack.load import load_stack
     from sandbox.lifecycle import STALE_ADDRESS, SandboxOptions, up
 
     stack = load_stack(args.stack)
@@ -122,8 +123,8 @@ def _seed(args: argparse.Namespace, directory: Path) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from linkshortening.config import load_stack
-    from linkshortening.dnsquery import ask
+    from linkshortening.dns.query import ask
+    from linkshortening.stack.load import load_stack
     from sandbox.lifecycle import SandboxState
     from sandbox.seed import apply_twilio, sandbox_api, seed
 

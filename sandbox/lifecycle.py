@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from linkshortening.files import write_atomic
-from linkshortening.rfc2136 import Endpoint, TsigKey
+from linkshortening.common.files import write_atomic
+from linkshortening.dns.rfc2136 import Endpoint, TsigKey
 from sandbox import bind, moto_server, pebble, process
 from sandbox.process import ServiceError, Started
 from sandbox.tls import write_listener_tls

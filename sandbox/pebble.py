@@ -9,7 +9,7 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
-from linkshortening.files import write_atomic
+from linkshortening.common.files import write_atomic
 
 
 def write_config(directory: Path, port: int, management_port: int, cert: Path, key: Path,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from linkshortening.config import Stack
-from linkshortening.records import Record, desired_records
-from linkshortening.rfc2136 import Endpoint, TsigKey, replace_rrset
-from linkshortening.twilio_api import LinkShorteningApi, TwilioCredentials, TwilioSettings
+from linkshortening.dns.rfc2136 import Endpoint, TsigKey, replace_rrset
+from linkshortening.stack.model import Stack
+from linkshortening.stack.records import Record, desired_records
+from linkshortening.twilio.api import LinkShorteningApi, TwilioCredentials, TwilioSettings
 
 if TYPE_CHECKING:
     from sandbox.lifecycle import SandboxState

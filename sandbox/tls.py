@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from linkshortening.files import write_atomic
+from linkshortening.common.files import write_atomic
 
 
 def _name(common_name: str) -> x509.Name:

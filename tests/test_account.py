@@ -8,7 +8,8 @@ import pytest
 
 from acme_renewer.account import open_session
 from acme_renewer.state import DirectoryBackend, RenewerState
-from linkshortening.config import AcmeSettings, ConfigError
+from linkshortening.stack.errors import ConfigError
+from linkshortening.stack.model import AcmeSettings
 from sandbox.lifecycle import SandboxState
 from tests.conftest import point_at
 
@@ -42,7 +43,7 @@ def test_external_account_binding_when_the_ca_requires_it(
     import base64
     import secrets
 
-    from linkshortening.secrets import MissingSecret
+    from linkshortening.common.secrets import MissingSecret
     from sandbox.lifecycle import SandboxOptions, running
 
     hmac = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")

@@ -14,7 +14,7 @@ from acme_renewer.decide import decide
 from acme_renewer.issuance import Issue, issue_all
 from acme_renewer.rfc2136_provider import Rfc2136Provider
 from acme_renewer.state import DirectoryBackend, RenewerState, StoredCertificate
-from linkshortening.config import AcmeSettings, DnsSettings
+from linkshortening.stack.model import AcmeSettings, DnsSettings
 from sandbox.lifecycle import SandboxState
 from tests.ari_responder import AriResponder
 from tests.conftest import point_at

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from linkshortening.cli import main
+from linkshortening.cli.main import main
 from tests.certfactory import Chain, cached_key, make_chain, pkcs8
 from tests.conftest import lsctl_argv
 

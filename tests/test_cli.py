@@ -5,11 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from linkshortening.cli import COMMANDS
+from linkshortening.cli.main import COMMANDS
 from tests.conftest import lsctl_argv
 
 HEAVY = ("rich", "yaml", "dns", "boto3", "twilio", "cryptography", "acme", "pulumi",
-         "sandbox.lifecycle", "linkshortening.config")
+         "sandbox.lifecycle", "linkshortening.stack")
 
 
 def test_help_lists_every_subcommand() -> None:
@@ -21,7 +21,7 @@ def test_help_lists_every_subcommand() -> None:
 
 def test_help_imports_no_subcommand_dependencies() -> None:
     probe = ("import sys, contextlib, io\n"
-             "from linkshortening.cli import main\n"
+             "from linkshortening.cli.main import main\n"
              "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
              "    main(['--help'])\n"
              f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r} "

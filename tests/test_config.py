@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from linkshortening.cli import main
-from linkshortening.config import ConfigError, load_stack, load_stack_file
-from linkshortening.targets import CNAME_TARGET, DEFAULT_ALLOWED_IPS
+from linkshortening.cli.main import main
+from linkshortening.stack.errors import ConfigError
+from linkshortening.stack.load import load_stack, load_stack_file
+from linkshortening.stack.targets import CNAME_TARGET, DEFAULT_ALLOWED_IPS
 from tests.conftest import ROOT, lsctl_argv
 
 GOOD_SID = "DN" + "a" * 32

@@ -13,10 +13,10 @@ from acme_renewer.challenge import ChallengeRecord, challenge_name, locate
 from acme_renewer.propagation import PropagationTimeout, wait_for_propagation
 from acme_renewer.rfc2136_provider import Rfc2136Provider
 from acme_renewer.route53_provider import Route53Provider
-from linkshortening.config import DnsSettings
-from linkshortening.dnsquery import ask
-from linkshortening.rfc2136 import replace_rrset
-from linkshortening.route53 import Route53Error
+from linkshortening.dns.query import ask
+from linkshortening.dns.rfc2136 import replace_rrset
+from linkshortening.dns.route53 import Route53Error
+from linkshortening.stack.model import DnsSettings
 from sandbox.lifecycle import SandboxState
 
 

@@ -19,9 +19,9 @@ from drift.facts import (
     StackFacts,
     TwilioFacts,
 )
-from linkshortening.config import DnsSettings, DomainSpec
-from linkshortening.dnsreply import RecordSet
-from linkshortening.targets import CNAME_TARGET, DEFAULT_ALLOWED_IPS, TwilioTargets
+from linkshortening.dns.reply import RecordSet
+from linkshortening.stack.model import DnsSettings, DomainSpec
+from linkshortening.stack.targets import CNAME_TARGET, DEFAULT_ALLOWED_IPS, TwilioTargets
 
 NOW = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
 SID = "DN" + "a" * 32

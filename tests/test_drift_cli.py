@@ -18,9 +18,9 @@ import jsonschema
 import pytest
 import xmlschema
 
-from linkshortening.cli import main
-from linkshortening.rfc2136 import replace_rrset
-from linkshortening.targets import CNAME_TARGET, DEFAULT_ALLOWED_IPS
+from linkshortening.cli.main import main
+from linkshortening.dns.rfc2136 import replace_rrset
+from linkshortening.stack.targets import CNAME_TARGET, DEFAULT_ALLOWED_IPS
 from sandbox.lifecycle import SandboxOptions, SandboxState, running
 from sandbox.seed import sandbox_api
 from sandbox.twilio_emulator.control import EmulatorControl

@@ -21,11 +21,11 @@ import pytest
 from drift.facts import Route53Set
 from drift.probes import dns as dns_probe
 from drift.probes import route53, tls, twilio
-from linkshortening import dnsengine
-from linkshortening.config import DnsSettings, DomainSpec
-from linkshortening.dnsengine import Question, ask_all
-from linkshortening.rfc2136 import Endpoint, replace_rrset
-from linkshortening.targets import TwilioTargets
+from linkshortening.dns import engine as dnsengine
+from linkshortening.dns.engine import Question, ask_all
+from linkshortening.dns.rfc2136 import Endpoint, replace_rrset
+from linkshortening.stack.model import DnsSettings, DomainSpec
+from linkshortening.stack.targets import TwilioTargets
 from sandbox.lifecycle import SandboxState
 from sandbox.seed import sandbox_api
 from sandbox.twilio_emulator.control import EmulatorControl

@@ -11,8 +11,8 @@ from josepy.jwk import JWKEC
 
 from acme_renewer.issuance import AcmeAccount, AcmeSession, Issue, issue_all
 from acme_renewer.rfc2136_provider import Rfc2136Provider
-from linkshortening.config import DnsSettings
-from linkshortening.dnsquery import ask
+from linkshortening.dns.query import ask
+from linkshortening.stack.model import DnsSettings
 from sandbox.lifecycle import SandboxState
 from tests.conftest import point_at
 

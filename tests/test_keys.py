@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from linkshortening.keys import (
+from linkshortening.certs.keys import (
     InputFileError,
     KeyFileError,
     KeyPasswordNeeded,

@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 def test_archive_holds_handler_dependencies_and_stack(tmp_path: Path) -> None:
     bundle = build(ROOT, ROOT / "stacks" / "Pulumi.example.yaml", tmp_path)
     assert (bundle / "acme_renewer" / "lambda_handler.py").is_file()
-    assert (bundle / "linkshortening" / "twilio_api.py").is_file()
+    assert (bundle / "linkshortening" / "twilio" / "api.py").is_file()
     assert (bundle / "stacks" / "Pulumi.example.yaml").is_file()
     for dependency in ("acme", "josepy", "twilio", "dns", "cryptography", "yaml", "rich"):
         assert (bundle / dependency).is_dir(), dependency
@@ -37,7 +37,7 @@ def test_archive_holds_handler_dependencies_and_stack(tmp_path: Path) -> None:
 
 def test_bundled_stack_file_carries_no_secrets(tmp_path: Path) -> None:
     from components.lambda_archive import write_public_stack
-    from linkshortening.config import load_stack_file
+    from linkshortening.stack.load import load_stack_file
 
     source = tmp_path / "Pulumi.prod.yaml"
     source.write_text((ROOT / "stacks" / "Pulumi.example.yaml").read_text()

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linkshortening.preflight import (
+from linkshortening.certs.preflight import (
     Problem,
     certificate_names,
     check,

@@ -328,7 +328,7 @@ def test_state_prefix_is_where_the_renewer_writes(monkeypatch: pytest.MonkeyPatc
     from acme_renewer.state import SecretsManagerBackend
     from acme_renewer.wiring import state_store
     from components.renewal import state_prefix
-    from linkshortening.config import parse_stack
+    from linkshortening.stack.parse import parse_stack
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     for state in ({"backend": "secretsmanager"},

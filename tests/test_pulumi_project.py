@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from components.twilio_resources import CREDENTIAL_KEYS
-from linkshortening.config import SECRET_KEYS, STACK_KEYS
-from linkshortening.targets import DEFAULT_ALLOWED_IPS, DEFAULT_TTL
+from linkshortening.stack.parse import SECRET_KEYS, STACK_KEYS
+from linkshortening.stack.targets import DEFAULT_ALLOWED_IPS, DEFAULT_TTL
 from tests.conftest import ROOT
 
 # Pulumi's project schema: the types a config declaration may have, and its attributes.

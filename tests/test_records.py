@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from linkshortening.config import DomainSpec
-from linkshortening.records import Record, desired_records
-from linkshortening.targets import TwilioTargets
+from linkshortening.stack.model import DomainSpec
+from linkshortening.stack.records import Record, desired_records
+from linkshortening.stack.targets import TwilioTargets
 
 SID = "DN" + "0" * 32
 

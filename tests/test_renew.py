@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from cryptography import x509
 
-from linkshortening.cli import main
-from linkshortening.dnsquery import ask
-from linkshortening.twilio_api import LinkShorteningApi
+from linkshortening.cli.main import main
+from linkshortening.dns.query import ask
+from linkshortening.twilio.api import LinkShorteningApi
 from sandbox.lifecycle import SandboxState
 from sandbox.twilio_emulator.control import EmulatorControl
 from tests.conftest import new_domain

@@ -16,10 +16,10 @@ import pytest
 
 from acme_renewer.pipeline import RenewOptions, renew_stack
 from acme_renewer.wiring import dns_provider, session_opener, state_store
-from linkshortening.cli import main
-from linkshortening.config import load_stack_file
-from linkshortening.dnsquery import ask
-from linkshortening.twilio_api import LinkShorteningApi
+from linkshortening.cli.main import main
+from linkshortening.dns.query import ask
+from linkshortening.stack.load import load_stack_file
+from linkshortening.twilio.api import LinkShorteningApi
 from sandbox import process
 from sandbox.lifecycle import SandboxOptions, SandboxState, running
 from sandbox.twilio_emulator.control import EmulatorControl
@@ -147,7 +147,7 @@ def test_bind_down_cli_reports_each_domain(own_sandbox: SandboxState, tmp_path: 
 def test_failed_authorization_reports_the_ca_message(
         tmp_path: Path, sandbox: SandboxState, emulator: EmulatorControl, twilio_env: None,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from linkshortening.rfc2136 import new_update, send_update
+    from linkshortening.dns.rfc2136 import new_update, send_update
 
     stack_file, names = fleet_stack(tmp_path, emulator, 2)
     stack = load_stack_file(stack_file)

@@ -16,8 +16,8 @@ import dns.rcode
 import dns.update
 import pytest
 
-from linkshortening.dnsquery import ask
-from linkshortening.rfc2136 import DnsUpdateError, TsigKey, replace_rrset
+from linkshortening.dns.query import ask
+from linkshortening.dns.rfc2136 import DnsUpdateError, TsigKey, replace_rrset
 from sandbox import process
 from sandbox.lifecycle import SandboxOptions, SandboxState, down, running, status, up
 from sandbox.process import ServiceError

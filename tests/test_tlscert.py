@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives import serialization
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linkshortening.keys import pkcs8_pem
-from linkshortening.preflight import check_tls_cert
-from linkshortening.tlscert import (
+from linkshortening.certs.keys import pkcs8_pem
+from linkshortening.certs.preflight import check_tls_cert
+from linkshortening.certs.tlscert import (
     CertFileError,
     build_tls_cert,
     chain_pem,

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import requests
 
-from linkshortening.errors import is_user_error
-from linkshortening.retry import RetryPolicy
-from linkshortening.secrets import MissingSecret
-from linkshortening.twilio_api import LinkShorteningApi, TwilioSettings
-from linkshortening.twilio_errors import TwilioApiError, TwilioSetupError, parse_retry_after
+from linkshortening.common.errors import is_user_error
+from linkshortening.common.retry import RetryPolicy
+from linkshortening.common.secrets import MissingSecret
+from linkshortening.twilio.api import LinkShorteningApi, TwilioSettings
+from linkshortening.twilio.errors import TwilioApiError, TwilioSetupError, parse_retry_after
 from sandbox.lifecycle import SandboxState
 from sandbox.twilio_emulator.control import EmulatorControl
 from tests.certfactory import make_chain, self_signed

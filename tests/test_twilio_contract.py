@@ -29,8 +29,8 @@ from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-from linkshortening.twilio_api import LinkShorteningApi, TwilioCredentials, TwilioSettings
-from linkshortening.twilio_errors import TwilioApiError
+from linkshortening.twilio.api import LinkShorteningApi, TwilioCredentials, TwilioSettings
+from linkshortening.twilio.errors import TwilioApiError
 from sandbox.lifecycle import SandboxState
 from sandbox.twilio_emulator.control import EmulatorControl
 from tests.certfactory import make_chain

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from josepy.jwk import JWKEC
 
-from linkshortening.rfc2136 import replace_rrset
+from linkshortening.dns.rfc2136 import replace_rrset
 from sandbox.lifecycle import SandboxState
 from sandbox.twilio_emulator.control import EmulatorControl
 from tests.certfactory import Chain, issue, make_chain, new_key, pem, pkcs8, self_signed
@@ -285,7 +285,7 @@ def test_pebble_issued_chain_is_accepted(sandbox: SandboxState, emulator: Emulat
     intermediate it does not."""
     from acme_renewer.issuance import AcmeAccount, AcmeSession, Issue, issue_all
     from acme_renewer.rfc2136_provider import Rfc2136Provider
-    from linkshortening.config import DnsSettings
+    from linkshortening.stack.model import DnsSettings
 
     point_at(sandbox, monkeypatch)
     key = JWKEC(key=ec.generate_private_key(ec.SECP256R1()))

@@ -15,8 +15,8 @@ from components.twilio_resources import (
     MessagingServiceAssociationProvider,
     TwilioProvider,
 )
-from linkshortening.twilio_api import LinkShorteningApi
-from linkshortening.twilio_errors import TwilioApiError
+from linkshortening.twilio.api import LinkShorteningApi
+from linkshortening.twilio.errors import TwilioApiError
 from sandbox.lifecycle import SandboxState
 from sandbox.twilio_emulator.control import EmulatorControl
 from tests.conftest import new_domain, new_messaging_service

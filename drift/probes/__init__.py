@@ -9,7 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from drift.facts import DomainFacts, Probed, StackFacts, Unreachable
-from linkshortening.config import DomainSpec, Stack
+from linkshortening.stack.model import DomainSpec, Stack
 
 SOURCES = ("dns", "route53", "twilio", "tls")
 

@@ -10,12 +10,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from drift.facts import CaaFacts, DnsFacts, Probed, ServerAnswers, Unreachable
-from linkshortening import dnsquery
-from linkshortening.config import DomainSpec
-from linkshortening.dnsengine import Question, Reply, ask_all
-from linkshortening.names import normalize
-from linkshortening.rfc2136 import Endpoint
-from linkshortening.targets import TwilioTargets
+from linkshortening.common.names import normalize
+from linkshortening.dns import query as dnsquery
+from linkshortening.dns.engine import Question, Reply, ask_all
+from linkshortening.dns.rfc2136 import Endpoint
+from linkshortening.stack.model import DomainSpec
+from linkshortening.stack.targets import TwilioTargets
 
 Ask = Callable[[Sequence[Question]], list[Reply]]
 

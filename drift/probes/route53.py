@@ -12,8 +12,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from drift.facts import Probed, Route53Set, Unreachable
-from linkshortening.config import DomainSpec
-from linkshortening.names import in_zone, normalize
+from linkshortening.common.names import in_zone, normalize
+from linkshortening.stack.model import DomainSpec
 
 if TYPE_CHECKING:
     from mypy_boto3_route53 import Route53Client
@@ -32,7 +32,7 @@ def probe(specs: Sequence[DomainSpec]) -> dict[str, Probed[Sets]]:
         return {}
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from linkshortening.route53 import route53_client
+    from linkshortening.dns.route53 import route53_client
 
     found: dict[str, Probed[Sets]] = {}
     try:

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from drift.facts import Probed, ServedCertificate, Unreachable
-from linkshortening.config import DomainSpec
-from linkshortening.rfc2136 import Endpoint
+from linkshortening.dns.rfc2136 import Endpoint
+from linkshortening.stack.model import DomainSpec
 
 ENDPOINT_ENV = "LSCTL_TLS_ENDPOINT"  # host:port to connect to instead of <domain>:443
 TIMEOUT = 5.0
@@ -30,7 +30,7 @@ def probe(specs: Sequence[DomainSpec], workers: int = WORKERS,
 def _served(fqdn: str, endpoint: Endpoint | None) -> Probed[ServedCertificate]:
     from cryptography import x509
 
-    from linkshortening.preflight import certificate_names
+    from linkshortening.certs.preflight import certificate_names
 
     host, port = (endpoint.host, endpoint.port) if endpoint else (fqdn, 443)
     where = f"{fqdn} at {host}:{port}" if endpoint else f"{fqdn}:443"

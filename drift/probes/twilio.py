@@ -8,11 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from drift.facts import Probed, TwilioFacts, Unreachable
-from linkshortening.config import DomainSpec
+from linkshortening.stack.model import DomainSpec
 
 if TYPE_CHECKING:
-    from linkshortening.twilio_api import LinkShorteningApi
-    from linkshortening.twilio_models import DomainCertificate
+    from linkshortening.twilio.api import LinkShorteningApi
+    from linkshortening.twilio.models import DomainCertificate
 
 SOURCE = "Twilio"
 DOMAIN_SID_INVALID = 30100  # Twilio: the DomainSid is not a verified domain of the account
@@ -20,9 +20,9 @@ WORKERS = 16  # Twilio limits concurrent requests per account; this stays well b
 
 
 def probe(specs: Sequence[DomainSpec], workers: int = WORKERS) -> dict[str, Probed[TwilioFacts]]:
-    from linkshortening.secrets import MissingSecret
-    from linkshortening.twilio_api import LinkShorteningApi
-    from linkshortening.twilio_errors import TwilioSetupError
+    from linkshortening.common.secrets import MissingSecret
+    from linkshortening.twilio.api import LinkShorteningApi
+    from linkshortening.twilio.errors import TwilioSetupError
 
     try:
         api = LinkShorteningApi.from_env()
@@ -35,7 +35,7 @@ def probe(specs: Sequence[DomainSpec], workers: int = WORKERS) -> dict[str, Prob
 
 
 def _domain(api: LinkShorteningApi, spec: DomainSpec) -> Probed[TwilioFacts]:
-    from linkshortening.twilio_errors import TwilioApiError, TwilioSetupError
+    from linkshortening.twilio.errors import TwilioApiError, TwilioSetupError
 
     try:
         return Probed(_facts(api, spec))
@@ -44,7 +44,7 @@ def _domain(api: LinkShorteningApi, spec: DomainSpec) -> Probed[TwilioFacts]:
 
 
 def _facts(api: LinkShorteningApi, spec: DomainSpec) -> TwilioFacts:
-    from linkshortening.twilio_errors import TwilioApiError
+    from linkshortening.twilio.errors import TwilioApiError
 
     sid = spec.domain_sid
     try:
@@ -70,7 +70,7 @@ def _facts(api: LinkShorteningApi, spec: DomainSpec) -> TwilioFacts:
 
 
 def _certificate(api: LinkShorteningApi, sid: str) -> DomainCertificate | None:
-    from linkshortening.twilio_errors import TwilioApiError
+    from linkshortening.twilio.errors import TwilioApiError
 
     try:
         cert = api.fetch_certificate(sid, api_version=1)
@@ -83,7 +83,7 @@ def _certificate(api: LinkShorteningApi, sid: str) -> DomainCertificate | None:
 
 
 def _service_domain(api: LinkShorteningApi, service: str) -> str | None:
-    from linkshortening.twilio_errors import TwilioApiError
+    from linkshortening.twilio.errors import TwilioApiError
 
     try:
         return api.fetch_messaging_service_domain(service).domain_sid

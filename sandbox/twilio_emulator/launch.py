@@ -14,7 +14,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from linkshortening.files import write_atomic
+from linkshortening.common.files import write_atomic
 
 HEALTH_PATH = "/__emulator/health"
 

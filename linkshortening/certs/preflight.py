@@ -16,15 +16,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import NameOID
 
-from linkshortening.keys import (
+from linkshortening.certs.keys import (
     GENERATE_HINT,
     PARSE_ERRORS,
     fully_parsed,
     same_public_key,
     unsupported_reason,
 )
-from linkshortening.names import normalize
-from linkshortening.tlscert import is_self_signed, issued_by, order_chain, split_tls_cert
+from linkshortening.certs.tlscert import is_self_signed, issued_by, order_chain, split_tls_cert
+from linkshortening.common.names import normalize
 
 Severity = Literal["error", "warning"]
 

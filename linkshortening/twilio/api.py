@@ -26,10 +26,10 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from linkshortening.retry import RetryPolicy, call_with_retries
-from linkshortening.secrets import read_secret
-from linkshortening.twilio_errors import TwilioApiError, TwilioSetupError
-from linkshortening.twilio_models import (
+from linkshortening.common.retry import RetryPolicy, call_with_retries
+from linkshortening.common.secrets import read_secret
+from linkshortening.twilio.errors import TwilioApiError, TwilioSetupError
+from linkshortening.twilio.models import (
     DnsValidation,
     DomainCertificate,
     DomainConfig,

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 # Names, not imports: checking an error must not import the modules that define them.
 USER_ERRORS = {
-    "linkshortening.config.ConfigError",
-    "linkshortening.keys.InputFileError",  # and its KeyFileError, CertFileError
-    "linkshortening.secrets.MissingSecret",
-    "linkshortening.rfc2136.DnsUpdateError",
+    "linkshortening.stack.errors.ConfigError",
+    "linkshortening.certs.keys.InputFileError",  # and its KeyFileError, CertFileError
+    "linkshortening.common.secrets.MissingSecret",
+    "linkshortening.dns.rfc2136.DnsUpdateError",
     "sandbox.process.ServiceError",
-    "linkshortening.dnsquery.DnsLookupError",
+    "linkshortening.dns.query.DnsLookupError",
     "acme_renewer.state.StateLocked",
-    "linkshortening.route53.Route53Error",
+    "linkshortening.dns.route53.Route53Error",
     "acme.errors.Error",  # the ACME server refused the account or the request
     "requests.exceptions.RequestException",  # a server (the CA) could not be reached
-    "linkshortening.twilio_errors.TwilioApiError",
-    "linkshortening.twilio_errors.TwilioSetupError",
+    "linkshortening.twilio.errors.TwilioApiError",
+    "linkshortening.twilio.errors.TwilioSetupError",
     "drift.cli.UsageError",
 }
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from linkshortening.config import DomainSpec
-from linkshortening.targets import TwilioTargets
+from linkshortening.stack.model import DomainSpec
+from linkshortening.stack.targets import TwilioTargets
 
 RecordType = Literal["A", "CNAME"]
 

@@ -14,7 +14,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-from linkshortening.keys import (
+from linkshortening.certs.keys import (
     InputFileError,
     fully_parsed,
     pem_blocks,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from linkshortening.names import normalize
+from linkshortening.common.names import normalize
 
 if TYPE_CHECKING:
     from mypy_boto3_route53 import Route53Client

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from linkshortening.twilio_errors import TwilioApiError
+from linkshortening.twilio.errors import TwilioApiError
 
 # cert_in_validation.status values that mean "still working on it"; Twilio documents
 # "pending", the others are its obvious spellings. Any other status is a failed validation.

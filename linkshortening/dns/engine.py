@@ -7,7 +7,7 @@ task per question costs as much as the question; a plain select loop that drains
 datagram at once is what lets one core keep up with BIND. Why processes: building a query and
 reading its reply in pure Python costs some 50-70 µs here, far more than the socket, so a
 batch of thousands is split across the cores. Queries are built by dnspython (dns.renderer, the
-layer under Message.to_wire); replies are read by linkshortening.dnsreply (dnspython's wire
+layer under Message.to_wire); replies are read by linkshortening.dns.reply (dnspython's wire
 parser, with what repeats across a fleet remembered).
 """
 
@@ -37,11 +37,11 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.renderer
 
-from linkshortening import dnsreply
-from linkshortening.dnsquery import Answer
-from linkshortening.dnsreply import RecordSet
-from linkshortening.names import normalize
-from linkshortening.rfc2136 import Endpoint
+from linkshortening.common.names import normalize
+from linkshortening.dns import reply as dnsreply
+from linkshortening.dns.query import Answer
+from linkshortening.dns.reply import RecordSet
+from linkshortening.dns.rfc2136 import Endpoint
 
 RECEIVE_BUFFER = 4 * 1024 * 1024  # a full window of replies must fit while we parse
 PARALLEL_MIN = 2000  # fewer questions are done before a second process would help

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, TextIO
 if TYPE_CHECKING:  # heavy imports happen in run(), so `lsctl --help` stays fast
     from cryptography import x509
 
-    from linkshortening.keys import KeyFile
-    from linkshortening.preflight import Problem
+    from linkshortening.certs.keys import KeyFile
+    from linkshortening.certs.preflight import Problem
 
 EXIT_PROBLEMS = 1
 FORMATS = "PEM or DER (PKCS#8, PKCS#1, SEC1) or PKCS#12 (.p12/.pfx)"
@@ -82,7 +82,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from linkshortening.keys import GENERATE_HINT, KeyFileError, pkcs8_pem, unsupported_reason
+    from linkshortening.certs.keys import (
+        GENERATE_HINT,
+        KeyFileError,
+        pkcs8_pem,
+        unsupported_reason,
+    )
 
     key_file = _read_key(args.input, args.password_env)
     reason = unsupported_reason(key_file.key)
@@ -93,7 +98,7 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from linkshortening.preflight import is_ready
+    from linkshortening.certs.preflight import is_ready
 
     _, problems = _preflight(args)
     if args.json:
@@ -112,7 +117,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _bundle(args: argparse.Namespace) -> int:
-    from linkshortening.preflight import is_ready
+    from linkshortening.certs.preflight import is_ready
 
     tls_cert, problems = _preflight(args)
     _print_lines(problems, sys.stderr)
@@ -127,8 +132,8 @@ def _preflight(args: argparse.Namespace) -> tuple[str, list[Problem]]:
     """The TlsCert built from the files, and what preflight finds in it and in the files."""
     from datetime import UTC, datetime
 
-    from linkshortening.preflight import check_tls_cert
-    from linkshortening.tlscert import build_tls_cert
+    from linkshortening.certs.preflight import check_tls_cert
+    from linkshortening.certs.tlscert import build_tls_cert
 
     key_file = _read_key(args.key, args.password_env)
     certs, cert_format = _read_certs(args.cert, args.key, key_file)
@@ -140,11 +145,11 @@ def _preflight(args: argparse.Namespace) -> tuple[str, list[Problem]]:
 
 def _read_key(path: str, password_env: str | None) -> KeyFile:
     """Password from --password-env, else a prompt on a terminal, else a clear error."""
-    from linkshortening.keys import STDIN, KeyPasswordNeeded, read_key_file
+    from linkshortening.certs.keys import STDIN, KeyPasswordNeeded, read_key_file
 
     password = None
     if password_env:
-        from linkshortening.secrets import read_secret
+        from linkshortening.common.secrets import read_secret
 
         password = read_secret(password_env, f"password for {path}").encode()
     try:
@@ -159,7 +164,7 @@ def _read_key(path: str, password_env: str | None) -> KeyFile:
 
 def _read_certs(cert_path: str | None, key_path: str,
                 key_file: KeyFile) -> tuple[tuple[x509.Certificate, ...], str]:
-    from linkshortening.tlscert import CertFileError, read_certificates
+    from linkshortening.certs.tlscert import CertFileError, read_certificates
 
     if cert_path:
         cert_file = read_certificates(cert_path)
@@ -173,9 +178,9 @@ def _read_certs(cert_path: str | None, key_path: str,
 def _input_notes(certs: tuple[x509.Certificate, ...], cert_format: str,
                  key_file: KeyFile) -> list[Problem]:
     """What the files get wrong that the bundle fixes: worth knowing before pasting them."""
-    from linkshortening.keys import TWILIO_FORMAT
-    from linkshortening.preflight import Problem
-    from linkshortening.tlscert import order_chain
+    from linkshortening.certs.keys import TWILIO_FORMAT
+    from linkshortening.certs.preflight import Problem
+    from linkshortening.certs.tlscert import order_chain
 
     fix = "upload the output of lsctl cert bundle, which fixes this"
     notes = []
@@ -196,7 +201,7 @@ def _emit(text: str, output: str | None) -> None:
     if output:
         from pathlib import Path
 
-        from linkshortening.files import write_atomic
+        from linkshortening.common.files import write_atomic
 
         write_atomic(Path(output), text)
     else:

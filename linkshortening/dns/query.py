@@ -19,7 +19,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
-from linkshortening.rfc2136 import Endpoint
+from linkshortening.dns.rfc2136 import Endpoint
 
 RESOLVER_ENV = "LSCTL_DNS_RESOLVER"  # host[:port] of the recursive resolver to use
 AUTHORITATIVE_PORT_ENV = "LSCTL_AUTHORITATIVE_PORT"  # port of every authoritative server (53)

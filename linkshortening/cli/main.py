@@ -11,9 +11,9 @@ from typing import Protocol
 
 # name -> (module, one-line help). A module provides configure(parser) and run(args) -> int.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "records": ("linkshortening.records_cli",
+    "records": ("linkshortening.cli.records",
                 "validate a stack file and print the DNS records each domain needs"),
-    "cert": ("linkshortening.cert_cli",
+    "cert": ("linkshortening.cli.cert",
              "convert keys to PKCS#8, preflight a certificate, print the TlsCert to upload"),
     "renew": ("acme_renewer.cli",
               "obtain Let's Encrypt certificates for due domains, upload them to Twilio"),
@@ -35,14 +35,6 @@ Run `lsctl COMMAND --help` for the options of a command."""
 class Command(Protocol):
     def configure(self, parser: argparse.ArgumentParser) -> None: ...
     def run(self, args: argparse.Namespace) -> int: ...
-
-
-def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
-    """`--stack` and `--domain`, the same for every command that reads a stack."""
-    parser.add_argument("--stack", required=True,
-                        help="stack name (stacks/Pulumi.NAME.yaml) or path to a stack file")
-    parser.add_argument("--domain", action="append", metavar="FQDN",
-                        help="only this domain (repeatable)")
 
 
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
@@ -77,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def report_error(exc: Exception) -> int:
     """One clear line for every expected failure; a traceback only with LSCTL_DEBUG=1."""
-    from linkshortening.errors import is_user_error
+    from linkshortening.common.errors import is_user_error
 
     if os.environ.get("LSCTL_DEBUG"):
         raise exc

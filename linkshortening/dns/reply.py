@@ -33,7 +33,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.wire
 
-from linkshortening.names import normalize
+from linkshortening.common.names import normalize
 
 # The types whose rdata wire holds no name, so the same bytes mean the same text in any
 # message (RFC 3597: no compression inside them): safe to remember by their bytes.

@@ -6,7 +6,7 @@ import argparse
 import json
 from dataclasses import asdict
 
-from linkshortening.cli import add_stack_arguments
+from linkshortening.cli.arguments import add_stack_arguments
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -18,8 +18,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from linkshortening.config import load_stack
-    from linkshortening.records import desired_records
+    from linkshortening.stack.load import load_stack
+    from linkshortening.stack.records import desired_records
 
     stack = load_stack(args.stack)
     domains = stack.select(args.domain)

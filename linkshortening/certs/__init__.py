@@ -1,0 +1,1 @@
+"""Keys, the TlsCert bundle and Twilio's certificate preflight; imports only `common`."""

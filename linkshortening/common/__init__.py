@@ -1,0 +1,1 @@
+"""Shared helpers (atomic files, retries, secrets, names, user errors); imports no subject."""

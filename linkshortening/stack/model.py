@@ -1,0 +1,132 @@
+"""The declared model of one stack: DomainSpec, its DNS settings, ACME and renewal settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from linkshortening.common.names import normalize
+from linkshortening.stack.errors import ConfigError
+from linkshortening.stack.targets import DEFAULT_TTL, TwilioTargets
+
+ACME_DIRECTORIES = {
+    "letsencrypt": "https://acme-v02.api.letsencrypt.org/directory",
+    "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
+}
+CertificateMode = Literal["acme", "managed"]
+DnsProvider = Literal["route53", "rfc2136"]
+
+
+@dataclass(frozen=True)
+class DnsSettings:
+    """How lsctl writes records in a zone (DNS-01 challenges, sandbox seeding)."""
+
+    provider: DnsProvider
+    hosted_zone_id: str | None = None  # route53; found by longest suffix match when absent
+    server: str | None = None  # rfc2136 "host" or "host:port"; LSCTL_RFC2136_SERVER overrides
+    tsig_key_name: str | None = None
+    tsig_algorithm: str = "hmac-sha256"
+    # The name of the variable holding the secret; the secret itself never sits in the file.
+    tsig_secret_env: str = "LSCTL_TSIG_SECRET"  # noqa: S105
+
+
+@dataclass(frozen=True)
+class DomainSpec:
+    """One declared Link Shortening domain."""
+
+    fqdn: str
+    zone: str
+    domain_sid: str
+    messaging_service_sids: tuple[str, ...] = ()
+    fallback_url: str | None = None
+    callback_url: str | None = None
+    continue_on_failure: bool = True
+    disable_https: bool = False
+    certificate: CertificateMode = "acme"
+    alt_names: tuple[str, ...] = ()
+    ttl: int = DEFAULT_TTL
+    dns: DnsSettings | None = None
+    caa: bool = False  # declare CAA at the zone apex allowing letsencrypt.org (Route53 only)
+    verification_txt: str | None = None  # Twilio's verification value, at _twilio.<fqdn>
+    allow_overwrite: bool = False  # adopt hand-made records instead of failing on them
+
+    @property
+    def is_root(self) -> bool:
+        """A root domain is its zone's apex (A records); anything below is a subdomain (CNAME)."""
+        return self.fqdn == self.zone
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name the certificate must cover: the domain first, then its extra SANs."""
+        return (self.fqdn, *self.alt_names)
+
+
+@dataclass(frozen=True)
+class AcmeSettings:
+    """How the renewer talks ACME and where it keeps its state."""
+
+    directory_url: str = ACME_DIRECTORIES["letsencrypt"]  # $LSCTL_ACME_DIRECTORY overrides
+    email: str | None = None
+    agree_tos: bool = False  # the CA's terms must be agreed explicitly, in the stack file
+    key_type: str = "ecdsa-p256"
+    renew_fraction: float = 1 / 3  # renew with less than this share of the lifetime left
+    profile: str | None = None  # an ACME profile, used when the directory offers it
+    eab_kid_env: str = "LSCTL_EAB_KID"  # External Account Binding, for CAs that need it
+    eab_hmac_env: str = "LSCTL_EAB_HMAC"
+    propagation_timeout: int = 120
+    propagation_interval: float = 2.0
+    # Off only where the authoritative servers cannot be asked (e.g. a Route53 stand-in with
+    # no DNS, or a CA that is told to accept everything); the CA is then asked at once.
+    propagation_check: bool = True
+    state_backend: str = "directory"
+    state_location: str | None = None  # directory path, or Secrets Manager name prefix
+
+
+@dataclass(frozen=True)
+class RenewalSettings:
+    """The scheduled renewal job `pulumi up` deploys (AWS Lambda + EventBridge Scheduler)."""
+
+    schedule: str = "rate(12 hours)"  # twice a day, as Let's Encrypt asks of batch clients
+    flexible_window_minutes: int = 60  # spread the start, as Let's Encrypt asks
+    alarm_days: int = 21  # alarm when a live certificate has fewer days left than this
+    alarm_email: str | None = None
+    memory_mb: int = 512
+    timeout_seconds: int = 900
+    enabled: bool = True  # false: no Lambda; `lsctl renew` runs from cron or CI instead
+    # Reserve one concurrent execution so two runs never overlap. AWS refuses any reservation
+    # that leaves under 10 unreserved, so accounts with the new-account quota of 10 set this
+    # false; the state store's lock then keeps runs apart on its own.
+    reserve_concurrency: bool = True
+
+
+@dataclass(frozen=True)
+class Stack:
+    """One environment's declared domains and the settings they share."""
+
+    name: str
+    source: str
+    domains: tuple[DomainSpec, ...]
+    targets: TwilioTargets = field(default_factory=TwilioTargets)
+    acme: AcmeSettings = field(default_factory=AcmeSettings)
+    renewal: RenewalSettings = field(default_factory=RenewalSettings)
+
+    @property
+    def zones(self) -> tuple[str, ...]:
+        """The distinct zones of the stack, in declaration order."""
+        return tuple(dict.fromkeys(d.zone for d in self.domains))
+
+    def select(self, fqdns: list[str] | None) -> tuple[DomainSpec, ...]:
+        """The domains named by `--domain` (all when none), or a ConfigError for an unknown one."""
+        if not fqdns:
+            return self.domains
+        by_name = {d.fqdn: d for d in self.domains}
+        wanted = [normalize(f) for f in fqdns]
+        unknown = [f for f in wanted if f not in by_name]
+        if unknown:
+            raise ConfigError(
+                self.source,
+                "--domain",
+                f"{', '.join(unknown)} is not declared in this stack",
+                f"use one of: {', '.join(by_name)}",
+            )
+        return tuple(by_name[f] for f in dict.fromkeys(wanted))

@@ -1,0 +1,94 @@
+"""Typed reads of one stack-file mapping, each failure a ConfigError naming the key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from linkshortening.stack.errors import ConfigError
+
+
+class Reader:
+    """Validates one mapping of the stack file, remembering which keys it consumed."""
+
+    def __init__(self, source: str, path: str, data: object) -> None:
+        if not isinstance(data, Mapping):
+            raise ConfigError(source, path, f"expected a mapping, got {kind(data)}", MAPPING_FIX)
+        self.source, self.path, self.data = source, path, data
+        self.seen: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def error(self, name: str, problem: str, fix: str) -> ConfigError:
+        return ConfigError(self.source, self.key(name), problem, fix)
+
+    def get(self, name: str, required: bool = False, fix: str = "") -> Any:
+        self.seen.add(name)
+        if name not in self.data or self.data[name] is None:
+            if required:
+                raise ConfigError(self.source, self.key(name), "is required but missing", fix)
+            return None
+        return self.data[name]
+
+    def string(self, name: str, required: bool = False, fix: str = "") -> str | None:
+        value = self.get(name, required, fix)
+        if value is not None and not isinstance(value, str):
+            raise self.error(name, f"expected a string, got {kind(value)}", fix or "quote it")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.get(name)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self.error(name, f"expected true or false, got {value!r}", "write true or false")
+        return value
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        value = self.get(name)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.error(name, f"expected a whole number {low}..{high}, got {value!r}",
+                             f"use a number between {low} and {high}")
+        return value
+
+    def strings(self, name: str, check: Callable[[str, str], str]) -> tuple[str, ...]:
+        value = self.get(name)
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            raise self.error(name, f"expected a list, got {kind(value)}", "write a YAML list")
+        out = []
+        for i, item in enumerate(value):
+            key = f"{self.key(name)}[{i}]"
+            if not isinstance(item, str):
+                raise ConfigError(self.source, key, f"expected a string, got {kind(item)}",
+                                  "quote it")
+            out.append(check(item, key))
+        return tuple(out)
+
+    def choice(self, name: str, options: tuple[str, ...], default: str | None) -> str | None:
+        value = self.string(name)
+        if value is None:
+            return default
+        if value not in options:
+            raise self.error(name, f"{value!r} is not one of {', '.join(options)}",
+                             f"use one of: {', '.join(options)}")
+        return value
+
+    def finish(self) -> None:
+        """Refuse keys nobody read: a typo must not silently drop a setting."""
+        unknown = [k for k in self.data if k not in self.seen]
+        if unknown:
+            raise self.error(str(unknown[0]), "is not a known key",
+                             f"remove it or use one of: {', '.join(sorted(self.seen))}")
+
+
+MAPPING_FIX = "write it as a YAML mapping of key: value"
+
+
+def kind(value: object) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
+            int: "a number", float: "a number"}.get(type(value), type(value).__name__)

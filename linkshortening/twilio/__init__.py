@@ -1,0 +1,1 @@
+"""Twilio Link Shortening on the official SDK: client, models, errors; imports only `common`."""
