@@ -35,7 +35,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_stack_arguments(parser)
     parser.add_argument("--force", action="store_true", help="renew even if not due")
     parser.add_argument("--dry-run", action="store_true",
-                        help="decide and report, change nothing (no order, no upload)")
+                        help="decide and report, change nothing: no account registered, no "
+                             "order, no DNS change or cleanup, no state written, no upload")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--validation-poll", type=float, default=5.0, metavar="SECONDS",
                         help="how often to ask Twilio whether uploads are validated "
@@ -44,10 +45,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from acme_renewer.pipeline import RenewOptions, renew_stack
-    from acme_renewer.wiring import dns_provider, session_opener, state_store
+    from acme_renewer.wiring import run_parts
     from linkshortening.stack.errors import ConfigError
     from linkshortening.stack.load import find_project_dir, load_stack, stack_path
-    from linkshortening.twilio.api import LinkShorteningApi
 
     stack = load_stack(args.stack)
     specs = stack.select(args.domain)
@@ -55,11 +55,11 @@ def run(args: argparse.Namespace) -> int:
         project_dir: Path | None = find_project_dir(stack_path(args.stack).resolve().parent)
     except ConfigError:
         project_dir = None
-    state = state_store(stack, project_dir)
+    parts = run_parts(stack, project_dir)
     options = RenewOptions(force=args.force, dry_run=args.dry_run,
                            validation_interval=args.validation_poll)
-    report = renew_stack(stack, specs, state, LinkShorteningApi.from_env(), dns_provider(stack),
-                         session_opener(stack, state), options, _progress())
+    report = renew_stack(stack, specs, parts.state, parts.api, parts.dns, parts.open_account,
+                         options, _progress())
     if args.json:
         print(json.dumps(report_json(report), indent=2))
     else:
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def report_json(report: Report) -> dict[str, object]:
-    return {"stack": report.stack, "outcomes": [
+    return {"stack": report.stack, "notes": report.notes, "outcomes": [
         {"domain": o.fqdn, "status": o.status, "detail": o.detail,
          "expires": o.expires.isoformat() if o.expires else None, "warnings": o.warnings}
         for o in report.outcomes]}
@@ -107,4 +107,7 @@ def _print_table(report: Report) -> None:
         detail = "\n".join([o.detail, *(f"warning: {w}" for w in o.warnings)])
         table.add_row(o.fqdn, f"[{colours[o.status]}]{o.status}[/]",
                       f"{o.expires:%Y-%m-%d}" if o.expires else "-", detail)
-    Console(width=max(100, Console().width)).print(table)
+    console = Console(width=max(100, Console().width))
+    console.print(table)
+    for note in report.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)

@@ -26,9 +26,8 @@ def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
 
     from acme_renewer.cli import report_json
     from acme_renewer.pipeline import RenewOptions, renew_stack
-    from acme_renewer.wiring import dns_provider, session_opener, state_store
+    from acme_renewer.wiring import run_parts
     from linkshortening.stack.load import load_stack_file
-    from linkshortening.twilio.api import LinkShorteningApi
 
     secrets = boto3.client("secretsmanager")
     _load_secrets(secrets)
@@ -37,9 +36,8 @@ def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
                       f"Pulumi.{event.get('stack', 'prod')}.yaml")
     stack = load_stack_file(stack_file)
     specs = stack.select(event.get("domains"))
-    state = state_store(stack)
-    report = renew_stack(stack, specs, state, LinkShorteningApi.from_env(), dns_provider(stack),
-                         session_opener(stack, state),
+    parts = run_parts(stack)  # every credential checked before the first ACME call
+    report = renew_stack(stack, specs, parts.state, parts.api, parts.dns, parts.open_account,
                          RenewOptions(force=bool(event.get("force", False)),
                                       dry_run=bool(event.get("dry_run", False))),
                          lambda phase, domain, message: print(

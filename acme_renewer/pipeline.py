@@ -8,6 +8,7 @@ happened to each.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,11 +31,13 @@ from linkshortening.stack.model import DomainSpec, Stack
 from linkshortening.twilio.errors import TwilioApiError
 
 if TYPE_CHECKING:
+    from acme_renewer.account import OpenedAccount
     from linkshortening.twilio.api import LinkShorteningApi
     from linkshortening.twilio.models import DomainCertificate
 
 Status = Literal["renewed", "reuploaded", "not_due", "would_renew", "managed", "failed"]
 Progress = Callable[[str, str | None, str], None]  # (phase, domain or None, message)
+AccountOpener = Callable[[bool], "OpenedAccount"]  # (dry run) -> the account at the run's CA
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class Outcome:
 class Report:
     stack: str
     outcomes: list[Outcome]
+    notes: list[str] = field(default_factory=list)  # about the run: accounts, cleanup
 
     @property
     def failed(self) -> list[Outcome]:
@@ -93,18 +97,23 @@ class _Work:
 
 def renew_stack(stack: Stack, specs: Sequence[DomainSpec], state: RenewerState,
                 api: LinkShorteningApi, dns: DnsProvider,
-                open_session: Callable[[], AcmeSession], options: RenewOptions,
+                open_account: AccountOpener, options: RenewOptions,
                 progress: Progress | None = None) -> Report:
-    """Run every phase for `specs`; never raises for one domain's failure."""
+    """Run every phase for `specs`; never raises for one domain's failure.
+
+    A dry run only reads: no lock taken, no account registered, no DNS or state written,
+    nothing uploaded; its report says what the real run would clean up and register."""
     say = progress or (lambda _p, _d, _m: None)
     now = dt.datetime.now(dt.UTC)
-    with state.backend.lock():
-        leftovers = state.pending_records()
-        if leftovers:
-            say("cleanup", None, f"removing {len(leftovers)} challenge record(s) left by an "
-                                 "interrupted run")
-            dns.cleanup(leftovers)
-            state.save_pending_records([])
+    notes: list[str] = []
+
+    def note(phase: str, message: str) -> None:
+        notes.append(message)
+        say(phase, None, message)
+
+    # The lock file (or lock secret) is a write: a dry run reads without it.
+    with contextlib.nullcontext() if options.dry_run else state.backend.lock():
+        _leftovers(state, dns, options.dry_run, note)
         work = [_Work(s, Outcome(s.fqdn, "not_due", "")) for s in specs]
         say("twilio", None, "reading the certificates Twilio serves")
         _read_live(api, work, options.workers)
@@ -112,14 +121,15 @@ def renew_stack(stack: Stack, specs: Sequence[DomainSpec], state: RenewerState,
             _managed(api, item, options.dry_run)
         acme_work = [w for w in work if w.spec.certificate == "acme"
                      and w.outcome.status != "failed"]
-        session, unreachable = _open(open_session) if acme_work else (None, None)
+        session, unreachable = (_open(open_account, options.dry_run, note) if acme_work
+                                else (None, None))
         if unreachable:  # judged by the lifetime rule alone; only due domains need the CA
             say("acme", None, unreachable)
         due = [w for w in acme_work if _decide(stack, state, session, w, now, options)]
         if options.dry_run:
             for item in due:
                 item.outcome.status = "would_renew"
-            return Report(stack.name, [w.outcome for w in work])
+            return Report(stack.name, [w.outcome for w in work], notes)
         issuing = [w for w in due if not w.reupload]
         if issuing and session is None:
             for item in issuing:
@@ -131,15 +141,37 @@ def renew_stack(stack: Stack, specs: Sequence[DomainSpec], state: RenewerState,
         for item in work:
             if item.outcome.status == "failed":
                 say("failed", item.spec.fqdn, item.outcome.detail)
-    return Report(stack.name, [w.outcome for w in work])
+    return Report(stack.name, [w.outcome for w in work], notes)
 
 
-def _open(open_session: Callable[[], AcmeSession]) -> tuple[AcmeSession | None, str | None]:
-    """The ACME session, or why the CA could not be reached (a configuration error raises)."""
+def _leftovers(state: RenewerState, dns: DnsProvider, dry_run: bool,
+               note: Callable[[str, str], None]) -> None:
+    """Remove the challenge records an interrupted run journalled; a dry run lists them."""
+    leftovers = state.pending_records()
+    if not leftovers:
+        return
+    if dry_run:
+        for record in leftovers:
+            note("cleanup", f"would remove the challenge record {record.name} TXT "
+                            f"\"{record.value}\" left by an interrupted run")
+        return
+    dns.cleanup(leftovers)
+    state.save_pending_records([])
+    note("cleanup", f"removed {len(leftovers)} challenge record(s) left by an interrupted run")
+
+
+def _open(open_account: AccountOpener, dry_run: bool, note: Callable[[str, str], None],
+          ) -> tuple[AcmeSession | None, str | None]:
+    """The ACME session, or why the CA could not be reached (a configuration error raises).
+
+    None without a reason: a dry run with no account at this CA yet."""
     try:
-        return open_session(), None
+        opened = open_account(dry_run)
     except (requests.RequestException, acme_errors.Error) as exc:
         return None, f"the ACME server could not be used: {exc}"
+    if opened.note:
+        note("acme", opened.note)
+    return opened.session, None
 
 
 def _fail(item: _Work, detail: str) -> None:
@@ -187,7 +219,7 @@ def _decide(stack: Stack, state: RenewerState, session: AcmeSession | None, item
     live_expires = item.live.date_expires if item.live else None
     ari_time = None
     if session is not None and session.has_ari and item.stored and not options.force:
-        ari_time = _ari_time(state, session, item.stored, spec.fqdn, now)
+        ari_time = _ari_time(state, session, item.stored, spec.fqdn, now, options.dry_run)
     decision = decide(spec.names, stack.acme.key_type, item.stored, now, live_expires,
                       stack.acme.renew_fraction, ari_time, options.force)
     if decision.warning:
@@ -207,13 +239,14 @@ def _decide(stack: Stack, state: RenewerState, session: AcmeSession | None, item
 
 
 def _ari_time(state: RenewerState, session: AcmeSession, stored: StoredCertificate, fqdn: str,
-              now: dt.datetime) -> dt.datetime | None:
+              now: dt.datetime, dry_run: bool) -> dt.datetime | None:
     """ARI's chosen time, asking the CA only once its last Retry-After has passed."""
     cached = state.ari(fqdn)
     if cached is not None and cached[1] > now:
         return cached[0]
     window = renewal_window(session.client(), stored.fullchain_pem.encode())
-    state.save_ari(fqdn, window.renew_at, window.next_check)
+    if not dry_run:
+        state.save_ari(fqdn, window.renew_at, window.next_check)
     return window.renew_at
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,9 +34,21 @@ class Rfc2136Provider:
             raise ConfigError(source, "lsctl:dns.server", "no RFC 2136 server is configured",
                               f"set dns.server in the stack, or export {SERVER_ENV}=host:port")
         assert settings.tsig_key_name is not None
-        secret = read_secret(settings.tsig_secret_env, f"TSIG key {settings.tsig_key_name}")
+        env = settings.tsig_secret_env
+        secret = read_secret(env, f"TSIG key {settings.tsig_key_name}")
         key = TsigKey(settings.tsig_key_name, settings.tsig_algorithm, secret)
-        return cls(Endpoint.parse(server), key)
+        try:  # decoded here, so a damaged secret stops the run before any order is placed
+            decoded = key.to_dnspython().secret
+        except (binascii.Error, ValueError) as exc:
+            problem = f"not base64 ({exc})"
+        else:
+            if decoded:
+                return cls(Endpoint.parse(server), key)
+            problem = "empty once decoded"
+        raise ConfigError(source, "lsctl:dns.tsigKeyName",
+                          f"the secret of TSIG key {settings.tsig_key_name} in {env} "
+                          f"(or {env}_FILE) is {problem}",
+                          "give the base64 `secret` of the key as BIND's tsig-keygen printed it")
 
     def present(self, records: Sequence[ChallengeRecord]) -> None:
         for zone, records_in_zone in by_zone(records).items():

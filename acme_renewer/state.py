@@ -1,4 +1,5 @@
-"""The renewer's state: ACME account, issued certificates and keys, pending challenge records.
+"""The renewer's state: ACME accounts (one per CA), issued certificates and keys, pending
+challenge records.
 
 Two backends behind one small interface: a local directory (atomic fsynced writes, 0600, an
 flock so two runs never overlap) and AWS Secrets Manager (for the Lambda).
@@ -9,10 +10,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import hashlib
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
 LOCK_STALE_AFTER = dt.timedelta(minutes=30)  # a Lambda run never lasts longer (15 min cap)
+LEGACY_KEY, LEGACY_URL = "account/key.pem", "account/url"  # before accounts were kept per CA
 
 
 class StateLocked(Exception):
@@ -121,6 +124,20 @@ class SecretsManagerBackend:
 
 
 @dataclass(frozen=True)
+class StoredAccount:
+    """An ACME account at one CA: the directory it was registered at, its URL and key."""
+
+    directory: str
+    url: str
+    key_pem: bytes = field(repr=False)
+
+
+def _account_key(directory: str) -> str:
+    # A hash, not the URL: state keys come from a small safe alphabet.
+    return f"accounts/{hashlib.sha256(directory.encode()).hexdigest()[:32]}.json"
+
+
+@dataclass(frozen=True)
 class StoredCertificate:
     """What the renewer last issued for a domain."""
 
@@ -137,14 +154,29 @@ class RenewerState:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
 
-    # The account key is private: stored as PEM, never logged.
-    def account(self) -> tuple[bytes, str] | None:
-        key, url = self.backend.read("account/key.pem"), self.backend.read("account/url")
-        return (key, url.decode()) if key and url else None
+    # One ACME account per CA directory: an account exists only at the CA that registered it.
+    # Each is one entry (one secret in Secrets Manager), so key, URL and directory are written
+    # together; the key is private: stored as PEM, never logged.
+    def account(self, directory: str) -> StoredAccount | None:
+        raw = self.backend.read(_account_key(directory))
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        return StoredAccount(data["directory"], data["url"], data["key_pem"].encode())
 
-    def save_account(self, key_pem: bytes, url: str) -> None:
-        self.backend.write("account/key.pem", key_pem)
-        self.backend.write("account/url", url.encode())
+    def save_account(self, account: StoredAccount) -> None:
+        self.backend.write(_account_key(account.directory), json.dumps({
+            "directory": account.directory, "url": account.url,
+            "key_pem": account.key_pem.decode()}).encode())
+
+    def legacy_account(self) -> tuple[str, bytes] | None:
+        """(URL, key) of the single account stored before accounts were kept per CA."""
+        key, url = self.backend.read(LEGACY_KEY), self.backend.read(LEGACY_URL)
+        return (url.decode(), key) if key and url else None
+
+    def drop_legacy_account(self) -> None:
+        self.backend.delete(LEGACY_KEY)
+        self.backend.delete(LEGACY_URL)
 
     def certificate(self, fqdn: str) -> StoredCertificate | None:
         raw = self.backend.read(f"domains/{fqdn}/cert.json")

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from acme_renewer.challenge import DnsProvider, ZoneRouter
-from acme_renewer.issuance import AcmeSession
+from acme_renewer.pipeline import AccountOpener
 from acme_renewer.state import DirectoryBackend, RenewerState, SecretsManagerBackend
 from linkshortening.stack.errors import ConfigError
 from linkshortening.stack.model import DnsSettings, Stack
+
+if TYPE_CHECKING:
+    from acme_renewer.account import OpenedAccount
+    from linkshortening.twilio.api import LinkShorteningApi
+
+T = TypeVar("T")
 
 DEFAULT_STATE_DIR = Path.home() / ".local" / "state" / "lsctl"
 
@@ -63,10 +71,79 @@ def state_store(stack: Stack, project_dir: Path | None = None) -> RenewerState:
     return RenewerState(DirectoryBackend(location))
 
 
-def session_opener(stack: Stack, state: RenewerState) -> Callable[[], AcmeSession]:
-    def open_session() -> AcmeSession:
-        from acme_renewer.account import open_session as open_account
+def session_opener(stack: Stack, state: RenewerState) -> AccountOpener:
+    def open_session(dry_run: bool) -> OpenedAccount:
+        from acme_renewer.account import open_account
 
-        return open_account(stack.acme, state, stack.source)
+        return open_account(stack.acme, state, stack.source, dry_run=dry_run)
 
     return open_session
+
+
+class SetupProblems(Exception):
+    """More than one setup problem, found before the run changed anything."""
+
+    def __init__(self, problems: Sequence[Exception]) -> None:
+        self.problems = list(problems)
+        super().__init__(f"{len(problems)} setup problems; nothing was done:"
+                         + "".join(f"\n  - {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class RunParts:
+    """What one renewal run works with, every credential already checked."""
+
+    state: RenewerState
+    api: LinkShorteningApi
+    dns: DnsProvider
+    open_account: AccountOpener
+
+
+def run_parts(stack: Stack, project_dir: Path | None = None) -> RunParts:
+    """Build the run's parts, checking every credential and endpoint before the first ACME
+    call (a bad TSIG secret must not surface after orders are placed); all problems found
+    are reported together, so one run shows everything to fix."""
+    from acme_renewer.account import ca_endpoint
+    from linkshortening.common.errors import is_user_error
+    from linkshortening.twilio.api import LinkShorteningApi
+
+    problems: list[Exception] = []
+
+    def attempt(build: Callable[[], T]) -> T | None:
+        try:
+            return build()
+        except Exception as exc:
+            if not is_user_error(exc):
+                raise
+            problems.append(exc)
+            return None
+
+    region = attempt(lambda: _aws_region(stack))
+    state = (attempt(lambda: state_store(stack, project_dir))
+             if region or stack.acme.state_backend != "secretsmanager" else None)
+    api = attempt(LinkShorteningApi.from_env)
+    dns = attempt(lambda: dns_provider(stack))
+    attempt(lambda: ca_endpoint(stack.acme))
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise SetupProblems(problems)
+    assert state is not None and api is not None and dns is not None
+    return RunParts(state, api, dns, session_opener(stack, state))
+
+
+def _aws_region(stack: Stack) -> bool:
+    """True once an AWS region is set, or when nothing of the stack needs one."""
+    route53 = (f"lsctl:domains[{i}] ({spec.fqdn}) uses Route53"
+               for i, spec in enumerate(stack.domains)
+               if spec.dns is not None and spec.dns.provider == "route53")
+    user = ("lsctl:acme.state.backend is secretsmanager"
+            if stack.acme.state_backend == "secretsmanager" else next(route53, None))
+    if user is None:
+        return True
+    import boto3
+
+    if boto3.session.Session().region_name:
+        return True
+    raise ConfigError(stack.source, "", f"{user}, and no AWS region is set",
+                      "export AWS_REGION=<region> (or set region in ~/.aws/config)")

@@ -54,9 +54,13 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from drift import checks, probes, reports
+    from linkshortening.common.files import check_output_path
     from linkshortening.stack.load import load_stack
 
     targets = _targets(args)
+    for _, output in targets:
+        if output is not None:  # before the probes: a bad path must not cost a whole run
+            check_output_path(output)
     stack = load_stack(args.stack)
     specs = stack.select(args.domain)
     started = time.monotonic()
@@ -122,10 +126,10 @@ def render(report: Report, fmt: str, colour: bool = False, width: int = 120) -> 
 def _write(report: Report, fmt: str, output: Path | None) -> None:
     import shutil
 
-    from linkshortening.common.files import write_atomic
+    from linkshortening.common.files import write_output
 
     if output is not None:
-        write_atomic(output, render(report, fmt, width=160), mode=0o644)
+        write_output(output, render(report, fmt, width=160), mode=0o644)
         return
     terminal = sys.stdout.isatty()
     colour = terminal and "NO_COLOR" not in os.environ

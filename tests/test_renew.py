@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 from cryptography import x509
 
+from acme_renewer.challenge import ChallengeRecord
+from acme_renewer.rfc2136_provider import Rfc2136Provider
+from acme_renewer.state import DirectoryBackend, RenewerState
 from linkshortening.cli.main import main
 from linkshortening.dns.query import ask
 from linkshortening.twilio.api import LinkShorteningApi
@@ -92,11 +95,52 @@ def test_issue_upload_validate_then_nothing_then_force(
         assert secret not in output
 
 
-def test_dry_run_changes_nothing(fleet: dict[str, Any],
+def listing(root: Path) -> dict[str, bytes | None]:
+    """Every path under `root` with its bytes (None for a directory)."""
+    return {str(p.relative_to(root)): None if p.is_dir() else p.read_bytes()
+            for p in sorted(root.rglob("*"))}
+
+
+def test_dry_run_changes_nothing(fleet: dict[str, Any], sandbox: SandboxState,
                                  capsys: pytest.CaptureFixture[str]) -> None:
+    before = listing(fleet["state"].parent)  # the stack file; no state directory yet
     code, report, output = renew(fleet["stack"], "--dry-run", capsys=capsys)
     assert code == 0 and set(statuses(report).values()) == {"would_renew"}, output
-    assert not (fleet["state"] / "domains").exists()
+    assert listing(fleet["state"].parent) == before  # no account key, no lock file, nothing
+    assert report["notes"] == [f"would register a new ACME account at {sandbox.acme_directory}"]
+    # With an account and certificates stored: still not a byte written (ARI's answer included).
+    code, _, output = renew(fleet["stack"], capsys=capsys)
+    assert code == 0, output
+    for ari in fleet["state"].glob("domains/*/ari.json"):
+        ari.unlink()
+    before = listing(fleet["state"])
+    code, report, output = renew(fleet["stack"], "--dry-run", capsys=capsys)
+    assert code == 0 and set(statuses(report).values()) == {"not_due"}, output
+    assert listing(fleet["state"]) == before and report["notes"] == []
+
+
+def test_dry_run_lists_leftover_challenge_records_and_keeps_them(
+        fleet: dict[str, Any], sandbox: SandboxState,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    records = [ChallengeRecord(d["fqdn"], f"_acme-challenge.{d['fqdn']}", "lsctl.test",
+                               f"left-{uuid.uuid4().hex}") for d in fleet["domains"].values()]
+    dns = Rfc2136Provider(sandbox.dns, sandbox.tsig_key())
+    state = RenewerState(DirectoryBackend(fleet["state"]))
+    state.save_pending_records(records)  # as an interrupted run leaves them
+    dns.present(records)
+    try:
+        code, report, output = renew(fleet["stack"], "--dry-run", capsys=capsys)
+        assert code == 0, output
+        for record in records:
+            assert f'"{record.value}"' in ask(sandbox.dns, record.name, "TXT").values
+            assert any(record.name in n and record.value in n for n in report["notes"]), output
+        assert state.pending_records() == records
+        # The real run removes them.
+        code, report, output = renew(fleet["stack"], capsys=capsys)
+        assert code == 0, output
+        assert all(ask(sandbox.dns, r.name, "TXT").values == () for r in records)
+    finally:
+        dns.cleanup(records)
 
 
 def test_one_failing_domain_does_not_stop_the_others(

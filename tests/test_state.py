@@ -16,19 +16,23 @@ from acme_renewer.state import (
     RenewerState,
     SecretsManagerBackend,
     StateLocked,
+    StoredAccount,
     StoredCertificate,
 )
 from sandbox.lifecycle import SandboxState
 
 CERT = StoredCertificate(("a.test", "*.a.test"), "ecdsa-p256", "-----BEGIN CERTIFICATE-----\n",
                          "2026-11-01T00:00:00+00:00", "2027-01-30T00:00:00+00:00")
+DIRECTORY = "https://ca/directory"
+ACCOUNT = StoredAccount(DIRECTORY, "https://ca/acct/1", b"-----BEGIN PRIVATE KEY-----\n")
 RECORD = ChallengeRecord("a.test", "_acme-challenge.a.test", "a.test", "v")
 
 
 def round_trip(state: RenewerState) -> None:
-    assert state.account() is None and state.certificate("a.test") is None
-    state.save_account(b"-----BEGIN PRIVATE KEY-----\n", "https://ca/acct/1")
-    assert state.account() == (b"-----BEGIN PRIVATE KEY-----\n", "https://ca/acct/1")
+    assert state.account(DIRECTORY) is None and state.certificate("a.test") is None
+    state.save_account(ACCOUNT)
+    assert state.account(DIRECTORY) == ACCOUNT
+    assert state.account("https://other-ca/directory") is None  # one account per CA
     state.save_certificate("a.test", CERT, b"key")
     assert state.certificate("a.test") == CERT and state.key_pem("a.test") == b"key"
     state.save_pending_records([RECORD])

@@ -201,9 +201,9 @@ def _emit(text: str, output: str | None) -> None:
     if output:
         from pathlib import Path
 
-        from linkshortening.common.files import write_atomic
+        from linkshortening.common.files import write_output
 
-        write_atomic(Path(output), text)
+        write_output(Path(output), text)
     else:
         sys.stdout.write(text)
         sys.stdout.flush()

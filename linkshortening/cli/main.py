@@ -68,13 +68,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def report_error(exc: Exception) -> int:
-    """One clear line for every expected failure; a traceback only with LSCTL_DEBUG=1."""
+    """One clear line for every expected failure, exit 2 with or without LSCTL_DEBUG; an
+    internal error's traceback only with LSCTL_DEBUG=1 (scripts see the same exit status)."""
     from linkshortening.common.errors import is_user_error
 
-    if os.environ.get("LSCTL_DEBUG"):
-        raise exc
     if is_user_error(exc):
         print(f"lsctl: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if os.environ.get("LSCTL_DEBUG"):
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+        print(f"lsctl: internal error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     print(f"lsctl: internal error: {exc.__class__.__name__}: {exc}\n"
           "  (set LSCTL_DEBUG=1 for details and report it)", file=sys.stderr)

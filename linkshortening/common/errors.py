@@ -7,6 +7,9 @@ USER_ERRORS = {
     "linkshortening.stack.errors.ConfigError",
     "linkshortening.certs.keys.InputFileError",  # and its KeyFileError, CertFileError
     "linkshortening.common.secrets.MissingSecret",
+    "linkshortening.common.files.OutputPathError",
+    "linkshortening.common.https.HttpsSetupError",
+    "acme_renewer.wiring.SetupProblems",
     "linkshortening.dns.rfc2136.DnsUpdateError",
     "sandbox.process.ServiceError",
     "linkshortening.dns.query.DnsLookupError",

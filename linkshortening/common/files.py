@@ -34,3 +34,37 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class OutputPathError(Exception):
+    """An --output path lsctl cannot write: the message says what is wrong with it."""
+
+
+def check_output_path(path: Path) -> None:
+    """Refuse, before any work is done, an output path a write would fail on."""
+    if path.is_dir():
+        raise OutputPathError(f"output {path} is a directory. Fix: give a file name, "
+                              f"e.g. {path / 'out.pem'}")
+    if path.exists() and not path.is_file():
+        raise OutputPathError(f"output {path} is not a regular file. Fix: give a file name")
+    parent = path.parent
+    if not parent.is_dir():
+        raise OutputPathError(f"output {path}: its directory {parent} does not exist. "
+                              "Fix: create it, or give another path")
+    try:  # the write goes through a temp file beside the target: try exactly that
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.", suffix=".probe")
+    except OSError as exc:
+        raise OutputPathError(f"output {path}: cannot create files in {parent} "
+                              f"({exc.strerror}). Fix: choose a writable directory") from None
+    os.close(fd)
+    Path(tmp).unlink()
+
+
+def write_output(path: Path, data: bytes | str, mode: int = 0o600) -> None:
+    """write_atomic for a user-given output path: a failure names the path, not a traceback."""
+    check_output_path(path)
+    try:
+        write_atomic(path, data, mode)
+    except OSError as exc:
+        raise OutputPathError(f"output {path}: cannot be written ({exc.strerror}). "
+                              "Fix: choose a writable file") from None

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import requests
@@ -26,6 +25,8 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from linkshortening.common.https import HttpsSetupError, https_override
+from linkshortening.common.https import ca_bundle as https_ca_bundle
 from linkshortening.common.retry import RetryPolicy, call_with_retries
 from linkshortening.common.secrets import read_secret
 from linkshortening.twilio.errors import TwilioApiError, TwilioSetupError
@@ -93,17 +94,17 @@ class TwilioSettings:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> TwilioSettings:
-        base_url = os.environ.get(BASE_URL_ENV, "").strip().rstrip("/") or None
-        ca_bundle = os.environ.get(CA_BUNDLE_ENV, "").strip() or None
-        if base_url is not None and not base_url.startswith("https://"):
-            raise TwilioSetupError(f"{BASE_URL_ENV}={base_url} must be an https:// URL")
-        if ca_bundle is not None and not Path(ca_bundle).is_file():
-            raise TwilioSetupError(f"{CA_BUNDLE_ENV}={ca_bundle} is not a file")
+        try:  # the rule every lsctl HTTPS client follows (linkshortening.common.https)
+            base_url = (https_override(BASE_URL_ENV) or "").rstrip("/") or None
+            ca_bundle = https_ca_bundle(CA_BUNDLE_ENV)
+        except HttpsSetupError as exc:
+            raise TwilioSetupError(str(exc)) from None
         return cls(TwilioCredentials.from_env(), base_url, ca_bundle, **overrides)
 
 
 class _VerifyingAdapter(HTTPAdapter):
-    """Verifies TLS against one CA bundle whatever the environment says (REQUESTS_CA_BUNDLE)."""
+    """Verifies TLS against the bundle `TwilioSettings` chose by lsctl's rule, so requests'
+    own environment lookup (CURL_CA_BUNDLE, ...) never adds a second one."""
 
     def __init__(self, ca_bundle: str | None) -> None:
         super().__init__(pool_connections=POOL_SIZE, pool_maxsize=POOL_SIZE)
