@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
-from linkshortening.cli.main import COMMANDS
-from tests.conftest import lsctl_argv
+import pytest
+
+from linkshortening.cli.main import COMMANDS, report_error
+from tests.conftest import lsctl_argv, subprocess_env
 
 HEAVY = ("rich", "yaml", "dns", "boto3", "twilio", "cryptography", "acme", "pulumi",
          "sandbox.lifecycle", "linkshortening.stack")
@@ -34,3 +37,23 @@ def test_help_imports_no_subcommand_dependencies() -> None:
 def test_no_command_is_a_usage_error() -> None:
     result = subprocess.run(lsctl_argv(), capture_output=True, text=True, check=False)
     assert result.returncode == 2 and "COMMAND" in result.stderr
+
+
+def test_debug_keeps_a_user_error_to_its_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = subprocess.run(lsctl_argv("renew", "--stack", str(tmp_path / "Pulumi.none.yaml")),
+                            capture_output=True, text=True, check=False,
+                            env=subprocess_env(LSCTL_DEBUG="1"))
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_debug_shows_an_internal_errors_traceback(monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("LSCTL_DEBUG", "1")
+    try:
+        raise RuntimeError("a bug")
+    except RuntimeError as exc:
+        code = report_error(exc)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" in err and "internal error: RuntimeError: a bug" in err
