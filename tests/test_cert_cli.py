@@ -67,6 +67,7 @@ def test_convert_key_to_stdout_matches_openssl(capsys: pytest.CaptureFixture[str
 def test_convert_key_writes_0600_atomically(capsys: pytest.CaptureFixture[str],
                                             tmp_path: Path) -> None:
     out_path = tmp_path / "out" / "key.pem"
+    out_path.parent.mkdir()  # a missing directory is refused (tests/test_output_paths.py)
     code, out, _ = run(capsys, "convert-key", str(legacy_key(tmp_path)), "-o", str(out_path))
     assert code == 0 and out == ""
     assert out_path.read_text() == pkcs8(CHAIN.leaf.key)

@@ -3,6 +3,7 @@ named with what is wrong with it (exit 2), never an internal error, never a half
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -28,15 +29,16 @@ def command(request: pytest.FixtureRequest, tmp_path: Path) -> list[str]:
     ("{tmp}", "is a directory"),
     ("/proc/version", "cannot create files in /proc"),
     ("{tmp}/missing/out", "its directory {tmp}/missing does not exist"),
-    ("/dev/null", "is not a regular file"),
+    ("{tmp}/fifo", "is not a regular file"),  # a device or pipe is never replaced by a file
 ])
 def test_an_output_that_cannot_be_written_is_named(command: list[str], output: str,
                                                    problem: str, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    os.mkfifo(tmp_path / "fifo")
     target = output.format(tmp=tmp_path)
     code = main([*command, target])
     err = capsys.readouterr().err
     assert code == 2, err
     assert f"output {target}" in err and problem.format(tmp=tmp_path) in err, err
     assert "internal error" not in err and "Traceback" not in err
-    assert Path("/dev/null").is_char_device()  # never replaced by a file
+    assert (tmp_path / "fifo").is_fifo()
