@@ -11,6 +11,7 @@ from acme_renewer.issuance import AcmeSession
 from acme_renewer.state import DirectoryBackend, RenewerState, SecretsManagerBackend
 from linkshortening.stack.errors import ConfigError
 from linkshortening.stack.model import DnsSettings, Stack
+from linkshortening.stack.state_location import secrets_manager_prefix
 
 DEFAULT_STATE_DIR = Path.home() / ".local" / "state" / "lsctl"
 
@@ -49,7 +50,7 @@ def state_store(stack: Stack, project_dir: Path | None = None) -> RenewerState:
         import boto3
 
         return RenewerState(SecretsManagerBackend(boto3.client("secretsmanager"),
-                                                  acme.state_location or f"lsctl/{stack.name}"))
+                                                  secrets_manager_prefix(stack, project_dir)))
     location = DEFAULT_STATE_DIR / stack.name
     if acme.state_location:
         expanded = os.path.expandvars(acme.state_location)
