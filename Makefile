@@ -47,7 +47,8 @@ system:
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-# uv, pinned, in a private tools venv; then the project env exactly as uv.lock says.
+# uv, pinned, in a private tools venv; then the project env exactly as uv.lock says, with
+# every default group: the environment `pulumi install` and `pulumi up` build too.
 $(UV):
 	python3 -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install -q "uv==$(UV_VERSION)"
@@ -55,7 +56,7 @@ $(UV):
 python: $(STAMPS)/venv
 
 $(STAMPS)/venv: $(UV) uv.lock pyproject.toml
-	$(UV) sync --frozen --all-extras --python python3
+	$(UV) sync --frozen --python python3
 	@mkdir -p $(STAMPS) && touch $@
 
 # Fetched once: the messaging v1/v2 descriptions (the Link Shortening operations) and v3 (its

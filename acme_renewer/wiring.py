@@ -13,6 +13,7 @@ from acme_renewer.pipeline import AccountOpener
 from acme_renewer.state import DirectoryBackend, RenewerState, SecretsManagerBackend
 from linkshortening.stack.errors import ConfigError
 from linkshortening.stack.model import DnsSettings, Stack
+from linkshortening.stack.state_location import secrets_manager_prefix
 
 if TYPE_CHECKING:
     from acme_renewer.account import OpenedAccount
@@ -57,7 +58,7 @@ def state_store(stack: Stack, project_dir: Path | None = None) -> RenewerState:
         import boto3
 
         return RenewerState(SecretsManagerBackend(boto3.client("secretsmanager"),
-                                                  acme.state_location or f"lsctl/{stack.name}"))
+                                                  secrets_manager_prefix(stack, project_dir)))
     location = DEFAULT_STATE_DIR / stack.name
     if acme.state_location:
         expanded = os.path.expandvars(acme.state_location)

@@ -1,5 +1,6 @@
 """Build the renewal Lambda's code: lsctl's packages, their locked dependencies for Lambda's
-platform (Python 3.11, x86_64 manylinux wheels only) and the stack file it renews."""
+platform (Python 3.11, x86_64 manylinux wheels only), the stack file it renews and the
+project's Pulumi.yaml."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import tempfile
 from pathlib import Path
 
 import yaml
+
+from linkshortening.stack.state_location import PROJECT_FILE
 
 LAMBDA_PACKAGES = ("linkshortening", "acme_renewer")
 HANDLER = "acme_renewer.lambda_handler.lambda_handler"
@@ -23,7 +26,7 @@ class ArchiveError(Exception):
 
 def build(project_dir: Path, stack_file: Path, out_dir: Path) -> Path:
     """A directory ready for `pulumi.FileArchive`: dependencies (cached per uv.lock), the
-    packages and `stacks/<stack file>`."""
+    packages, `stacks/<stack file>` and Pulumi.yaml."""
     uv = project_dir / ".tools" / "bin" / "uv"
     if not uv.exists():
         uv = Path(shutil.which("uv") or "uv")
@@ -39,6 +42,8 @@ def build(project_dir: Path, stack_file: Path, out_dir: Path) -> Path:
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     (bundle / "stacks").mkdir()
     write_public_stack(stack_file, bundle / "stacks" / stack_file.name)
+    # Its name is part of the renewer's default state prefix (stack.state_location).
+    shutil.copyfile(project_dir / PROJECT_FILE, bundle / PROJECT_FILE)
     return bundle
 
 
@@ -53,8 +58,8 @@ def write_public_stack(source: Path, dest: Path) -> None:
 
 
 def _install_deps(uv: Path, project_dir: Path, deps: Path) -> None:
-    # Only the runtime dependencies (no dev group, no pulumi/sandbox extras), as locked.
-    exported = _run([str(uv), "export", "--frozen", "--no-dev", "--no-hashes",
+    # Only the runtime dependencies, as locked: no dependency group (dev, pulumi, sandbox).
+    exported = _run([str(uv), "export", "--frozen", "--no-default-groups", "--no-hashes",
                      "--no-emit-project", "--format", "requirements-txt", "-q"], project_dir)
     deps.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=deps.name + ".", dir=deps.parent))

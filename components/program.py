@@ -11,19 +11,16 @@ from typing import Any
 
 import pulumi
 
+from components import iam
 from components.domain import LinkShorteningDomain
 from components.lambda_archive import ArchiveError, build
-from components.renewal import (
-    RenewalInputs,
-    RenewalSchedule,
-    credential_secret_name,
-    state_prefix,
-)
+from components.renewal import RenewalInputs, RenewalSchedule, credential_secret_name
 from components.stack_config import Credentials, config_error
 from components.zone import LinkShorteningZone
 from linkshortening.stack.errors import ConfigError
 from linkshortening.stack.model import DomainSpec, Stack
 from linkshortening.stack.parse import NAMESPACE
+from linkshortening.stack.state_location import default_prefix, secrets_manager_prefix
 
 # A prebuilt code directory for the Lambda (tests, or a CI that builds it once).
 ARCHIVE_ENV = "LSCTL_LAMBDA_ARCHIVE"
@@ -86,33 +83,50 @@ def _renewal(stack: Stack, credentials: Credentials, zones: dict[str, LinkShorte
     acme = [d for d in stack.domains if d.certificate == "acme"]
     if not stack.renewal.enabled or not acme:
         return None  # renewed elsewhere (lsctl renew from cron/CI), or Twilio-managed only
-    _check_renewable(stack, acme)
+    prefix = _check_renewable(stack, acme, project_dir)
     route53 = [d for d in acme if _in_route53(d)]
     rfc2136 = [d for d in acme if not _in_route53(d)]
     if rfc2136 and credentials.tsig_secret is None:
         raise _error(stack, "tsigSecret", f"is not set, but {rfc2136[0].fqdn} is renewed "
                      "through RFC 2136", f"pulumi config set --secret {NAMESPACE}:tsigSecret ...")
+    names = {zone: iam.challenge_record_names(n for d in route53 if d.zone == zone
+                                              for n in d.names)
+             for zone in dict.fromkeys(d.zone for d in route53)}
+    try:
+        challenges = iam.pack_challenges(names)
+    except iam.PolicyTooLarge as exc:
+        raise _error(stack, "domains", str(exc), "split the domains over several stacks (a "
+                     "renewer each), or set lsctl:renewal.enabled: false and run lsctl renew "
+                     "from cron or CI") from None
     return RenewalSchedule("renewal", stack, RenewalInputs(
         code=pulumi.FileArchive(str(_lambda_code(stack, project_dir))),
         stack_file_name=f"Pulumi.{stack.name}.yaml",
-        zone_ids=[zones[zone].zone_id for zone in dict.fromkeys(d.zone for d in route53)],
+        state_prefix=prefix,
+        zone_ids={zone: zones[zone].zone_id for zone in names},
+        challenges=challenges,
         list_zones=any(not (d.dns and d.dns.hosted_zone_id) for d in route53),
         twilio_credentials=credentials.twilio_json(),
         tsig_secret=credentials.tsig_secret if rfc2136 else None))
 
 
-def _check_renewable(stack: Stack, acme: list[DomainSpec]) -> None:
-    """What would make the Lambda fail at its first run, refused at `pulumi up` instead."""
+def _check_renewable(stack: Stack, acme: list[DomainSpec], project_dir: Path) -> str:
+    """What would make the Lambda fail at its first run, refused at `pulumi up` instead;
+    then the Secrets Manager prefix of its state, exactly as the renewer derives it."""
     if stack.acme.state_backend != "secretsmanager":
         raise _error(stack, "acme.state.backend", f"{stack.acme.state_backend!r} keeps the "
                      "renewer's state in files, which AWS Lambda loses after every run",
-                     f"use {{backend: secretsmanager, location: lsctl/{stack.name}}}, or set "
-                     "lsctl:renewal.enabled: false and run lsctl renew from cron or CI")
-    prefix = state_prefix(stack)
+                     "use {backend: secretsmanager} (location lsctl/<project>/<stack> unless "
+                     "set), or set lsctl:renewal.enabled: false and run lsctl renew from cron "
+                     "or CI")
+    try:
+        prefix = secrets_manager_prefix(stack, project_dir)
+    except ConfigError as exc:
+        raise config_error(exc) from None
     if credential_secret_name(stack, "twilio").startswith(prefix + "/"):
         raise _error(stack, "acme.state.location", f"{prefix!r} holds the renewer's "
                      "credential secrets, which it must not be able to overwrite",
-                     f"use another location, such as lsctl/{stack.name}")
+                     "remove the location: the default, "
+                     f"{default_prefix('<project>', stack.name)}, is the stack's own")
     for spec in acme:
         dns, i = spec.dns, stack.domains.index(spec)
         if dns is None or dns.provider != "rfc2136":
@@ -124,6 +138,7 @@ def _check_renewable(stack: Stack, acme: list[DomainSpec]) -> None:
             raise _error(stack, f"domains[{i}].dns.tsigSecretEnv", f"{dns.tsig_secret_env!r}"
                          f" is not what the renewal Lambda sets ({LAMBDA_TSIG_ENV}, from "
                          f"{NAMESPACE}:tsigSecret)", "remove the key")
+    return prefix
 
 
 def _lambda_code(stack: Stack, project_dir: Path) -> Path:

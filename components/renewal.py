@@ -3,7 +3,6 @@ least-privilege roles, log group, and alarms to an SNS topic."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
@@ -15,12 +14,7 @@ from linkshortening.stack.model import Stack
 
 METRIC_NAMESPACE = "lsctl"
 RUNTIME = "python3.11"  # what components.lambda_archive builds the dependencies for
-
-
-def state_prefix(stack: Stack) -> str:
-    """Where the renewer keeps its state in Secrets Manager: the same default as
-    acme_renewer.wiring.state_store, so the role allows exactly what the renewer writes."""
-    return stack.acme.state_location or f"lsctl/{stack.name}"
+SCHEDULE_GROUP = "default"  # named in the scheduler role's trust policy
 
 
 def credential_secret_name(stack: Stack, what: str) -> str:
@@ -34,7 +28,12 @@ class RenewalInputs:
 
     code: pulumi.Archive
     stack_file_name: str
-    zone_ids: list[pulumi.Output[str]]  # the Route53 zones the renewer writes challenges in
+    # Where the renewer keeps its state (linkshortening.stack.state_location, as it reads it).
+    state_prefix: str
+    # The Route53 zones the renewer writes challenges in, and the exact challenge records of
+    # each, packed into managed policies (iam.pack_challenges): zone -> record names.
+    zone_ids: dict[str, pulumi.Output[str]]
+    challenges: list[dict[str, list[str]]]
     list_zones: bool  # some zone is found by name, so ListHostedZones is needed
     twilio_credentials: pulumi.Output[str]  # JSON for LSCTL_TWILIO_SECRET_ID (secret)
     tsig_secret: pulumi.Output[str] | None = None
@@ -65,10 +64,17 @@ class RenewalSchedule(pulumi.ComponentResource):
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs", name=f"/aws/lambda/{function_name}", retention_in_days=90,
             opts=child)
-        self.role = aws.iam.Role(f"{name}-role", assume_role_policy=json.dumps(iam.LAMBDA_TRUST),
+        self._region = aws.get_region_output(opts=pulumi.InvokeOptions(parent=self)).region
+        self._account = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOptions(parent=self)).account_id
+        self.role = aws.iam.Role(f"{name}-role",
+                                 assume_role_policy=self._account.apply(iam.lambda_trust),
                                  opts=child)
-        self.policy = self._renewer_policy(stack, inputs, credential_arns)
+        self.policy = self._renewer_policy(inputs, credential_arns)
         aws.iam.RolePolicy(f"{name}-policy", role=self.role.id, policy=self.policy, opts=child)
+        self.challenge_policies = [self._challenge_policy(f"{name}-challenges-{i}", part,
+                                                          inputs.zone_ids)
+                                   for i, part in enumerate(inputs.challenges)]
 
         environment: dict[str, pulumi.Input[str]] = {
             "LSCTL_STACK_FILE": f"stacks/{inputs.stack_file_name}",
@@ -94,12 +100,14 @@ class RenewalSchedule(pulumi.ComponentResource):
             opts=child)
 
         self.scheduler_role = aws.iam.Role(
-            f"{name}-scheduler-role", assume_role_policy=json.dumps(iam.SCHEDULER_TRUST),
+            f"{name}-scheduler-role", assume_role_policy=pulumi.Output.all(
+                self._account, self._region).apply(
+                    lambda v: iam.scheduler_trust(v[0], v[1], SCHEDULE_GROUP)),
             opts=child)
         aws.iam.RolePolicy(f"{name}-scheduler-policy", role=self.scheduler_role.id,
                            policy=self.function.arn.apply(iam.scheduler_policy), opts=child)
         self.schedule = aws.scheduler.Schedule(
-            f"{name}-schedule", schedule_expression=settings.schedule,
+            f"{name}-schedule", schedule_expression=settings.schedule, group_name=SCHEDULE_GROUP,
             flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(
                 mode="FLEXIBLE", maximum_window_in_minutes=settings.flexible_window_minutes),
             target=aws.scheduler.ScheduleTargetArgs(arn=self.function.arn,
@@ -122,19 +130,30 @@ class RenewalSchedule(pulumi.ComponentResource):
                                                    secret_string=value, opts=child)
         return secret, version
 
-    def _renewer_policy(self, stack: Stack, inputs: RenewalInputs,
+    def _renewer_policy(self, inputs: RenewalInputs,
                         credential_arns: list[pulumi.Output[str]]) -> pulumi.Output[str]:
-        region = aws.get_region_output(opts=pulumi.InvokeOptions(parent=self))
-        account = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self))
-        prefix = state_prefix(stack)
+        prefix = inputs.state_prefix
         return pulumi.Output.all(
-            pulumi.Output.all(*inputs.zone_ids), region.region, account.account_id,
-            self.log_group.arn, pulumi.Output.all(*credential_arns),
+            self._region, self._account, self.log_group.arn, pulumi.Output.all(*credential_arns),
         ).apply(lambda v: iam.renewer_policy(
-            zone_ids=list(v[0]), list_zones=inputs.list_zones,
-            state_secret_arn_prefix=f"arn:aws:secretsmanager:{v[1]}:{v[2]}:secret:{prefix}",
-            credential_secret_arns=list(v[4]), log_group_arn=v[3],
+            route53=bool(inputs.zone_ids), list_zones=inputs.list_zones,
+            state_secret_arn_prefix=f"arn:aws:secretsmanager:{v[0]}:{v[1]}:secret:{prefix}",
+            credential_secret_arns=list(v[3]), log_group_arn=v[2],
             metric_namespace=METRIC_NAMESPACE))
+
+    def _challenge_policy(self, name: str, part: dict[str, list[str]],
+                          zone_ids: dict[str, pulumi.Output[str]]) -> aws.iam.Policy:
+        """Managed, not inline: a role's inline policies share 10,240 characters, while each
+        managed policy has 6,144 of its own (iam.pack_challenges fills up to ten)."""
+        zones = list(part)
+        document = pulumi.Output.all(*(zone_ids[zone] for zone in zones)).apply(
+            lambda ids: iam.challenge_policy(part, dict(zip(zones, ids, strict=True))))
+        policy = aws.iam.Policy(name, policy=document,
+                                description="lsctl renew: the declared domains' DNS-01 records",
+                                opts=pulumi.ResourceOptions(parent=self))
+        aws.iam.RolePolicyAttachment(name, role=self.role.id, policy_arn=policy.arn,
+                                     opts=pulumi.ResourceOptions(parent=self))
+        return policy
 
     def _alarms(self, name: str, stack: Stack) -> None:
         child = pulumi.ResourceOptions(parent=self)

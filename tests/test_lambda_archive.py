@@ -16,19 +16,27 @@ def test_archive_holds_handler_dependencies_and_stack(tmp_path: Path) -> None:
     assert (bundle / "acme_renewer" / "lambda_handler.py").is_file()
     assert (bundle / "linkshortening" / "twilio" / "api.py").is_file()
     assert (bundle / "stacks" / "Pulumi.example.yaml").is_file()
+    assert (bundle / "Pulumi.yaml").read_bytes() == (ROOT / "Pulumi.yaml").read_bytes()
     for dependency in ("acme", "josepy", "twilio", "dns", "cryptography", "yaml", "rich"):
         assert (bundle / dependency).is_dir(), dependency
-    # Only the runtime: no Pulumi, no sandbox, no test tools, no bytecode of ours.
-    for absent in ("pulumi", "pulumi_aws", "moto", "pytest", "components", "sandbox"):
+    # Only the runtime: no Pulumi, no sandbox, no test tools (no dependency group of
+    # pyproject.toml, though `uv sync` installs them all), no bytecode of ours.
+    for absent in ("pulumi", "pulumi_aws", "moto", "pytest", "mypy", "components", "sandbox"):
         assert not (bundle / absent).exists(), absent
+    assert not list(bundle.glob("pulumi*")), list(bundle.glob("pulumi*"))
     assert not list((bundle / "acme_renewer").rglob("*.pyc"))
-    # It imports on its own: -S keeps this venv's site-packages out of the path.
+    # It imports on its own (-S keeps this venv's site-packages out of the path), and finds
+    # the state prefix the role allows (lsctl/<project>/<stack>) from what it carries.
     probe = subprocess.run(
         [sys.executable, "-S", "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
-         "import acme_renewer.lambda_handler as h; print(h.lambda_handler.__name__)",
-         str(bundle)], capture_output=True, text=True, check=False)
+         "import acme_renewer.lambda_handler as h; print(h.lambda_handler.__name__); "
+         "from linkshortening.stack.load import load_stack_file; "
+         "from linkshortening.stack.state_location import secrets_manager_prefix as p; "
+         "print(p(load_stack_file(__import__('pathlib').Path(sys.argv[2]))))",
+         str(bundle), "stacks/Pulumi.example.yaml"],
+        cwd=bundle, capture_output=True, text=True, check=False)
     assert probe.returncode == 0, probe.stderr
-    assert probe.stdout.strip() == "lambda_handler"
+    assert probe.stdout.split() == ["lambda_handler", "lsctl/lsctl/example"]
     # A second build reuses the dependencies (keyed by uv.lock) and refreshes our code.
     assert build(ROOT, ROOT / "stacks" / "Pulumi.sandbox.yaml", tmp_path) == bundle
     assert (bundle / "stacks" / "Pulumi.sandbox.yaml").is_file()

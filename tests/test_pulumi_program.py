@@ -6,9 +6,10 @@ One style for the whole suite: per-test `set_mocks`, the program run with runpy 
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import runpy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,60 @@ class Run:
         document: dict[str, Any] = json.loads(
             self.mocks.of_type("iam/rolePolicy:RolePolicy")[name]["policy"])
         return document
+
+    def managed_policies(self, role: str) -> dict[str, str]:
+        """The managed policies attached to `role`: resource name -> document (as sent)."""
+        arns = {a["policyArn"] for a in self.mocks.of_type(
+            "iam/rolePolicyAttachment:RolePolicyAttachment").values() if a["role"] == role}
+        return {name: inputs["policy"] for name, inputs in
+                self.mocks.of_type("iam/policy:Policy").items()
+                if f"arn:aws:mock:::{name}" in arns}
+
+    def role_statements(self, role: str) -> list[dict[str, Any]]:
+        """Every statement that grants `role` something: inline and attached."""
+        inline = [json.loads(i["policy"]) for i in
+                  self.mocks.of_type("iam/rolePolicy:RolePolicy").values() if i["role"] == role]
+        managed = [json.loads(d) for d in self.managed_policies(role).values()]
+        return [s for document in inline + managed for s in document["Statement"]]
+
+    def trust(self, role: str) -> dict[str, Any]:
+        document: dict[str, Any] = json.loads(
+            self.mocks.of_type("iam/role:Role")[role]["assumeRolePolicy"])
+        return document
+
+
+def allows(statements: list[dict[str, Any]], action: str, resource: str,
+           context: dict[str, list[str]]) -> bool:
+    """IAM's evaluation, for the operators these policies use: an Allow statement whose
+    action and resource match and whose every condition holds (multi-valued keys with
+    ForAllValues: each value of the request must match one of the policy's)."""
+    def listed(value: str | list[str]) -> list[str]:
+        return [value] if isinstance(value, str) else value
+
+    def holds(operator: str, key: str, wanted: str | list[str]) -> bool:
+        matchers: dict[str, Callable[[str, str], bool]] = {
+            "StringEquals": lambda v, w: v == w, "StringLike": fnmatch.fnmatchcase}
+        match = matchers[operator.removeprefix("ForAllValues:")]
+        values = context[key]
+        if operator.startswith("ForAllValues:"):
+            return all(any(match(v, w) for w in listed(wanted)) for v in values)
+        return len(values) == 1 and any(match(values[0], w) for w in listed(wanted))
+
+    return any(
+        s["Effect"] == "Allow" and action in listed(s["Action"])
+        and any(fnmatch.fnmatchcase(resource, r) for r in listed(s["Resource"]))
+        and all(holds(op, key, wanted) for op, keys in s.get("Condition", {}).items()
+                for key, wanted in keys.items())
+        for s in statements)
+
+
+def may_write_txt(statements: list[dict[str, Any]], zone_id: str, *names: str) -> bool:
+    """Whether one ChangeResourceRecordSets call may UPSERT TXT records at `names`."""
+    return allows(statements, "route53:ChangeResourceRecordSets",
+                  f"arn:aws:route53:::hostedzone/{zone_id}", {
+                      "route53:ChangeResourceRecordSetsNormalizedRecordNames": list(names),
+                      "route53:ChangeResourceRecordSetsRecordTypes": ["TXT"] * len(names),
+                      "route53:ChangeResourceRecordSetsActions": ["UPSERT"] * len(names)})
 
 
 def run_program(config: dict[str, Any], secrets: dict[str, str] | None = None,
@@ -261,6 +316,10 @@ def test_a_renewer_that_could_not_run_is_refused(change: Any, message: str) -> N
 # --- the renewal schedule -----------------------------------------------------------------
 
 
+ROLE = "renewal-role-id"  # the renewer's role, as its policies name it (its id is its name)
+NAMES = "route53:ChangeResourceRecordSetsNormalizedRecordNames"
+
+
 def test_renewal_policy_is_least_privilege() -> None:
     config = renewal_stack()
     # A Twilio-managed domain in a third zone: the renewer never writes there.
@@ -270,23 +329,10 @@ def test_renewal_policy_is_least_privilege() -> None:
     policy = run.policy("renewal-policy")
     assert policy["Version"] == "2012-10-17"
     by_sid = {s["Sid"]: s for s in policy["Statement"]}
-    change = by_sid["ChallengeRecordsOnly"]
-    assert change["Action"] == "route53:ChangeResourceRecordSets"
-    assert change["Resource"] == ["arn:aws:route53:::hostedzone/ZEXAMPLECOM",
-                                  "arn:aws:route53:::hostedzone/ZORG"]
-    assert change["Condition"] == {
-        "ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": ["TXT"],
-                                      "route53:ChangeResourceRecordSetsActions": ["UPSERT",
-                                                                                  "DELETE"]},
-        "ForAllValues:StringLike": {
-            "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["_acme-challenge.*"]}}
-    assert by_sid["ReadDeclaredZones"] == {
-        "Sid": "ReadDeclaredZones", "Effect": "Allow",
-        "Action": "route53:ListResourceRecordSets", "Resource": change["Resource"]}
     assert by_sid["WaitForChanges"]["Resource"] == "arn:aws:route53:::change/*"
     assert by_sid["FindZonesByName"]["Action"] == "route53:ListHostedZones"  # example.com
     assert by_sid["OwnState"]["Resource"] == \
-        "arn:aws:secretsmanager:us-east-1:123456789012:secret:lsctl/t/*"
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:lsctl/lsctl/t/*"
     assert sorted(by_sid["OwnState"]["Action"]) == [
         "secretsmanager:CreateSecret", "secretsmanager:DeleteSecret",
         "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"]
@@ -296,12 +342,25 @@ def test_renewal_policy_is_least_privilege() -> None:
     assert by_sid["OwnLogs"]["Resource"] == "arn:aws:mock:::renewal-logs:*"
     assert by_sid["ExpiryMetric"]["Condition"] == {
         "StringEquals": {"cloudwatch:namespace": "lsctl"}}
-    # Nothing else: only these statements, all Allow, no wildcard action, and "*" only
-    # where AWS offers no resource scope (ListHostedZones; PutMetricData, by namespace).
-    assert set(by_sid) == {"ChallengeRecordsOnly", "ReadDeclaredZones", "WaitForChanges",
-                           "FindZonesByName", "OwnState", "OwnCredentials", "OwnLogs",
-                           "ExpiryMetric"}
-    for statement in policy["Statement"]:
+    assert set(by_sid) == {"WaitForChanges", "FindZonesByName", "OwnState", "OwnCredentials",
+                           "OwnLogs", "ExpiryMetric"}
+    # The challenge records, in a managed policy of their own (see the size test below).
+    managed = run.managed_policies(ROLE)
+    assert list(managed) == ["renewal-challenges-0"]
+    zones = ["arn:aws:route53:::hostedzone/ZEXAMPLECOM", "arn:aws:route53:::hostedzone/ZORG"]
+    assert json.loads(managed["renewal-challenges-0"]) == {
+        "Version": "2012-10-17", "Statement": [
+            {"Sid": "ChallengeRecordsOnly", "Effect": "Allow",
+             "Action": "route53:ChangeResourceRecordSets", "Resource": zones,
+             "Condition": {"ForAllValues:StringEquals": {
+                 "route53:ChangeResourceRecordSetsRecordTypes": ["TXT"],
+                 "route53:ChangeResourceRecordSetsActions": ["UPSERT", "DELETE"],
+                 NAMES: ["_acme-challenge.example.com", "_acme-challenge.go.example.org"]}}},
+            {"Sid": "ReadDeclaredZones", "Effect": "Allow",
+             "Action": "route53:ListResourceRecordSets", "Resource": zones}]}
+    # Nothing else: all Allow, no wildcard action, and "*" only where AWS offers no resource
+    # scope (ListHostedZones; PutMetricData, by namespace).
+    for statement in run.role_statements(ROLE):
         actions = statement["Action"] if isinstance(statement["Action"], list) \
             else [statement["Action"]]
         assert statement["Effect"] == "Allow"
@@ -311,33 +370,111 @@ def test_renewal_policy_is_least_privilege() -> None:
     assert run.policy("renewal-scheduler-policy")["Statement"] == [{
         "Effect": "Allow", "Action": "lambda:InvokeFunction",
         "Resource": "arn:aws:lambda:us-east-1:123456789012:function:lsctl-renew-t"}]
-    trust = json.loads(run.mocks.of_type("iam/role:Role")["renewal-role"]["assumeRolePolicy"])
-    assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+
+
+def test_challenges_only_at_the_declared_names() -> None:
+    # go.example.com declared in example.com: its role answers DNS-01 for it and its altNames
+    # (a wildcard at its base name), for no other name of the zone, and in no other zone.
+    config = renewal_stack()
+    config["domains"] = [{"fqdn": "go.example.com", "zone": "example.com", "domainSid": SID,
+                          "altNames": ["*.go.example.com", "L.Example.com."]}]
+    statements = run_program(config).role_statements(ROLE)
+    assert not may_write_txt(statements, "ZEXAMPLECOM", "_acme-challenge.www.example.com")
+    assert may_write_txt(statements, "ZEXAMPLECOM", "_acme-challenge.go.example.com",
+                         "_acme-challenge.l.example.com")
+    # One name outside the list spoils the whole change batch.
+    assert not may_write_txt(statements, "ZEXAMPLECOM", "_acme-challenge.go.example.com",
+                             "_acme-challenge.www.example.com")
+    for name in ("_acme-challenge.x.go.example.com", "_acme-challenge.example.com",
+                 "go.example.com", "_acme-challenge.go.example.com.evil.example"):
+        assert not may_write_txt(statements, "ZEXAMPLECOM", name), name
+    assert not may_write_txt(statements, "ZOTHER", "_acme-challenge.go.example.com")
+    assert [s["Condition"]["ForAllValues:StringEquals"][NAMES] for s in statements
+            if s.get("Sid") == "ChallengeRecordsOnly"] == [
+        ["_acme-challenge.go.example.com", "_acme-challenge.l.example.com"]]
+
+
+def test_large_stacks_split_their_challenges_over_managed_policies() -> None:
+    # A role's inline policies share 10,240 characters; each managed policy has 6,144.
+    config = renewal_stack()
+    alt = [f"links{i}.example.com" for i in range(400)]
+    config["domains"][0]["altNames"] = alt
+    run = run_program(config)
+    managed = run.managed_policies(ROLE)
+    assert 1 < len(managed) <= 10
+    for document in managed.values():
+        assert len("".join(document.split())) <= 6144
+    inline = run.mocks.of_type("iam/rolePolicy:RolePolicy")["renewal-policy"]["policy"]
+    assert len("".join(inline.split())) <= 10240
+    listed = [n for d in managed.values() for s in json.loads(d)["Statement"]
+              if s["Sid"] == "ChallengeRecordsOnly"
+              for n in s["Condition"]["ForAllValues:StringEquals"][NAMES]]
+    assert sorted(listed) == sorted({"_acme-challenge.example.com",
+                                     "_acme-challenge.go.example.org",
+                                     *(f"_acme-challenge.{a}" for a in alt)})
+    statements = run.role_statements(ROLE)
+    assert may_write_txt(statements, "ZEXAMPLECOM", "_acme-challenge.links399.example.com")
+    assert may_write_txt(statements, "ZORG", "_acme-challenge.go.example.org")
+    assert not may_write_txt(statements, "ZEXAMPLECOM", "_acme-challenge.links400.example.com")
+
+
+def test_more_challenges_than_a_role_can_hold_are_refused() -> None:
+    config = renewal_stack()
+    config["domains"][0]["altNames"] = [f"links{i}.example.com" for i in range(3000)]
+    with pytest.raises(pulumi.RunError, match=r"lsctl:domains: the 3002 challenge records of 2 "
+                                              r"zones need more than the 10 managed policies"):
+        run_program(config)
+
+
+def test_roles_trust_only_this_accounts_lambda_and_schedule_group() -> None:
+    run = run_program(renewal_stack())
+    assert run.trust("renewal-role")["Statement"] == [{
+        "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}}]
+    assert run.trust("renewal-scheduler-role")["Statement"] == [{
+        "Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {
+            "aws:SourceAccount": "123456789012",
+            "aws:SourceArn": "arn:aws:scheduler:us-east-1:123456789012:schedule-group/default"}}}]
+    schedule = run.mocks.of_type("scheduler/schedule:Schedule")["renewal-schedule"]
+    assert schedule["groupName"] == "default"  # the group the trust policy names
 
 
 def test_zones_given_by_id_need_no_zone_listing() -> None:
     config = renewal_stack()
     config["domains"][0]["dns"] = {"provider": "route53", "hostedZoneId": "ZCOM"}
-    by_sid = {s["Sid"]: s for s in run_program(config).policy("renewal-policy")["Statement"]}
-    assert "FindZonesByName" not in by_sid
-    assert by_sid["ChallengeRecordsOnly"]["Resource"] == [
+    run = run_program(config)
+    assert "FindZonesByName" not in {s["Sid"] for s in run.policy("renewal-policy")["Statement"]}
+    [challenges] = [s for s in run.role_statements(ROLE) if s["Sid"] == "ChallengeRecordsOnly"]
+    assert challenges["Resource"] == [
         "arn:aws:route53:::hostedzone/ZCOM", "arn:aws:route53:::hostedzone/ZORG"]
 
 
 def test_state_prefix_is_where_the_renewer_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The renewer (here as in the Lambda: no project directory given) finds the project's name
+    # in the Pulumi.yaml above the stack file; the program's role allows exactly that prefix.
     from acme_renewer.state import SecretsManagerBackend
     from acme_renewer.wiring import state_store
-    from components.renewal import state_prefix
-    from linkshortening.stack.parse import parse_stack
+    from linkshortening.stack.load import load_stack_file
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    for state in ({"backend": "secretsmanager"},
-                  {"backend": "secretsmanager", "location": "team/links"}):
-        stack = parse_stack({"acme": {"state": state}, "domains": [
-            {"fqdn": "example.com", "zone": "example.com", "domainSid": SID}]}, "s", "prod")
-        backend = state_store(stack).backend
-        assert isinstance(backend, SecretsManagerBackend)
-        assert backend.prefix == state_prefix(stack)
+    stack = load_stack_file(ROOT / "stacks" / "Pulumi.example.yaml")
+    backend = state_store(stack).backend
+    assert isinstance(backend, SecretsManagerBackend)
+    assert backend.prefix == "lsctl/lsctl/example"
+    run = run_program(stack_config("example"), {**CREDENTIALS, "tsigSecret": TSIG},
+                      stack="example")
+    by_sid = {s["Sid"]: s for s in run.policy("renewal-policy")["Statement"]}
+    assert by_sid["OwnState"]["Resource"] == \
+        f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{backend.prefix}/*"
+    explicit = {**stack_config("example"), "acme": {
+        **stack_config("example")["acme"], "state": {"backend": "secretsmanager",
+                                                     "location": "team/links"}}}
+    run = run_program(explicit, {**CREDENTIALS, "tsigSecret": TSIG}, stack="example")
+    by_sid = {s["Sid"]: s for s in run.policy("renewal-policy")["Statement"]}
+    assert by_sid["OwnState"]["Resource"].endswith(":secret:team/links/*")
 
 
 def test_schedule_alarms_and_function() -> None:
@@ -438,4 +575,4 @@ def test_example_stack() -> None:
     assert {s["name"] for s in secrets.values()} == {"lsctl-renewer/example/twilio",
                                                      "lsctl-renewer/example/tsig"}
     by_sid = {s["Sid"]: s for s in run.policy("renewal-policy")["Statement"]}
-    assert by_sid["OwnState"]["Resource"].endswith(":secret:lsctl/prod/*")
+    assert by_sid["OwnState"]["Resource"].endswith(":secret:lsctl/lsctl/example/*")
