@@ -102,24 +102,64 @@ def pem(cert: x509.Certificate) -> str:
 
 def issue(names: Sequence[str], key: SigningKey, issuer: Issued | None, *,
           not_before: datetime, not_after: datetime, ca: bool = False,
-          common_name: str | None = None) -> Issued:
-    """A certificate for `names` (SANs; none -> no SAN extension) signed by `issuer` (or self)."""
+          common_name: str | None = None, key_ids: bool = False) -> Issued:
+    """A certificate for `names` (SANs; none -> no SAN extension) signed by `issuer` (or self).
+
+    `common_name=""` leaves the subject empty, as Let's Encrypt's tlsserver profile does.
+    """
     cn = common_name if common_name is not None else (names[0] if names else "lsctl test")
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    signer = issuer.key if issuer else key
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)] if cn else [])
+    return sign(subject, names, key, issuer.cert.subject if issuer else subject,
+                issuer.key if issuer else key, not_before=not_before, not_after=not_after,
+                ca=ca, key_ids=key_ids)
+
+
+def sign(subject: x509.Name, names: Sequence[str], key: SigningKey, issuer_name: x509.Name,
+         signer: SigningKey, *, not_before: datetime, not_after: datetime, ca: bool = False,
+         key_ids: bool = False) -> Issued:
+    """A certificate for `key` claiming `issuer_name`, signed by `signer` whatever its name.
+
+    `key_ids` adds the subject and authority key identifiers public CAs put in every certificate.
+    """
     builder = (x509.CertificateBuilder()
                .subject_name(subject)
-               .issuer_name(issuer.cert.subject if issuer else subject)
+               .issuer_name(issuer_name)
                .public_key(key.public_key())
                .serial_number(x509.random_serial_number())
                .not_valid_before(not_before)
                .not_valid_after(not_after)
                .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-    if names:
+    if names:  # RFC 5280: the SAN is critical when the subject is empty
         builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+            x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
+            critical=not subject)
+    if key_ids:
+        builder = (builder
+                   .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                                  critical=False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                       signer.public_key()), critical=False))
     algorithm = None if isinstance(signer, ed25519.Ed25519PrivateKey) else hashes.SHA256()
     return Issued(builder.sign(signer, algorithm), key)
+
+
+def issuer_loop(count: int, names: Sequence[str] = ("link.example.com",), *,
+                same_name: bool = True, key_ids: bool = False) -> list[Issued]:
+    """`count` certificates, each issued by the one before it and the first by the last: a loop
+    no root ends, in the file order that made lsctl's old chain ordering quadratic.
+
+    The first is the leaf (SANs `names`; its key is the one to bundle), the others are CAs. With
+    `same_name` all share one subject (and so issuer) name, so names cannot tell who issued whom;
+    otherwise certificate i is "CN=<names[0]> loop i".
+    """
+    start, end = _window(None, None)
+    keys = [cached_key("ec256", 5000 + i) for i in range(count)]
+    base = names[0] if names else "lsctl loop"
+    subjects = [x509.Name([x509.NameAttribute(
+        NameOID.COMMON_NAME, base if same_name else f"{base} loop {i}")]) for i in range(count)]
+    return [sign(subjects[i], names if i == 0 else [], keys[i], subjects[i - 1], keys[i - 1],
+                 not_before=start, not_after=end, ca=i > 0, key_ids=key_ids)
+            for i in range(count)]
 
 
 def _window(not_before: datetime | None, not_after: datetime | None) -> tuple[datetime, datetime]:

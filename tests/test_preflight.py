@@ -18,7 +18,15 @@ from linkshortening.certs.preflight import (
     covers,
     is_ready,
 )
-from tests.certfactory import KeyType, cached_key, make_chain, pem, pkcs8, self_signed
+from tests.certfactory import (
+    KeyType,
+    cached_key,
+    issuer_loop,
+    make_chain,
+    pem,
+    pkcs8,
+    self_signed,
+)
 from tests.test_tlscert import lazily_broken
 
 NOW = datetime.now(UTC)
@@ -86,9 +94,28 @@ def test_wildcard_one_level_too_deep() -> None:
 def test_common_name_ignored_when_sans_exist() -> None:
     chain = make_chain(["other.example.com"], common_name=DOMAIN)
     assert "does not cover" in only_error(check_tls_cert(chain.tls_cert, DOMAIN, NOW)).message
+
+
+@pytest.mark.parametrize("domain", [DOMAIN, None])
+def test_a_common_name_without_a_san_is_refused(domain: str | None) -> None:
+    # Browsers ignore the CN (Chrome since 58); the emulator, like Twilio, answers 30132.
     cn_only = make_chain([], common_name=DOMAIN)
-    assert certificate_names(cn_only.leaf.cert) == [DOMAIN]
-    assert check_tls_cert(cn_only.tls_cert, DOMAIN, NOW) == []
+    assert certificate_names(cn_only.leaf.cert) == []
+    problem = only_error(check_tls_cert(cn_only.tls_cert, domain, NOW))
+    assert problem.code == 30132
+    assert f"no DNS name in a Subject Alternative Name (only the Common Name {DOMAIN}" \
+        in problem.message
+    assert "Subject Alternative Names" in problem.fix
+
+
+def test_a_san_without_a_common_name_is_ready() -> None:
+    # Let's Encrypt's tlsserver and shortlived profiles issue exactly this (issue 17).
+    no_cn = make_chain([DOMAIN], common_name="")
+    assert no_cn.leaf.cert.subject == x509.Name([])
+    assert certificate_names(no_cn.leaf.cert) == [DOMAIN]
+    assert check_tls_cert(no_cn.tls_cert, DOMAIN, NOW) == []
+    problem = only_error(check_tls_cert(no_cn.tls_cert, "go.example.org", NOW))
+    assert f"its names: {DOMAIN}" in problem.message
 
 
 def test_mismatched_key() -> None:
@@ -119,6 +146,41 @@ def test_broken_chain() -> None:
     leaf, _, far = (pem(c) for c in chain.certs)
     problem = only_error(check(f"{leaf}\n{far}", chain.leaf.key_pem.strip(), DOMAIN, NOW))
     assert "broken chain: certificate 2" in problem.message
+
+
+def loop_tls_cert(count: int, *, same_name: bool = True, key_ids: bool = False,
+                  order: list[int] | None = None) -> str:
+    loop = issuer_loop(count, [DOMAIN], same_name=same_name, key_ids=key_ids)
+    picked = [loop[i] for i in order] if order else loop
+    return "\n".join(pem(c.cert) for c in picked) + "\n" + loop[0].key_pem.strip()
+
+
+@pytest.mark.parametrize("order", [[0, 1], [1, 0]])
+def test_a_two_certificate_issuer_loop_is_refused(order: list[int]) -> None:
+    # A issued by B, B issued by A: every link verifies, yet no root ends the chain.
+    problems = check_tls_cert(loop_tls_cert(2, same_name=False, order=order), DOMAIN, NOW)
+    loop = next(p for p in problems if "issuer loop" in p.message)
+    assert loop.code == 30132 and loop.severity == "error"
+    assert f"CN={DOMAIN} loop" in loop.message and "never reaches a root" in loop.message
+    assert "the chain your CA sent" in loop.fix
+    assert not is_ready(problems)
+
+
+@pytest.mark.parametrize("key_ids", [False, True], ids=["no-key-ids", "key-ids"])
+def test_a_same_named_loop_out_of_order_is_refused(key_ids: bool) -> None:
+    problems = check_tls_cert(loop_tls_cert(5, key_ids=key_ids), DOMAIN, NOW)
+    assert [p.message for p in problems if p.severity == "error"] == [
+        "the chain is out of order",
+        f"issuer loop: certificate 1 (CN={DOMAIN}) issued certificate 2 (CN={DOMAIN}), which "
+        "leads back to it, so the chain never reaches a root"]
+
+
+def test_more_certificates_than_a_chain_is_one_problem_not_one_per_certificate() -> None:
+    problems = check_tls_cert(loop_tls_cert(11), DOMAIN, NOW)
+    assert [p.message for p in problems] == [
+        "TlsCert holds 11 certificates; a certificate chain has a leaf and a few intermediates "
+        "(at most 10 here)"]
+    assert codes(check_tls_cert(loop_tls_cert(11), "go.example.org", NOW)) == [None, None]
 
 
 def test_root_included_is_a_warning() -> None:

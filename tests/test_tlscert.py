@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from linkshortening.certs import tlscert
 from linkshortening.certs.keys import pkcs8_pem
 from linkshortening.certs.preflight import check_tls_cert
 from linkshortening.certs.tlscert import (
@@ -25,7 +26,7 @@ from linkshortening.certs.tlscert import (
     read_certificates,
     split_tls_cert,
 )
-from tests.certfactory import make_chain, pem, self_signed
+from tests.certfactory import cached_key, issuer_loop, make_chain, pem, self_signed
 
 CHAIN = make_chain(["link.example.com"], intermediates=2)
 ALL = (*CHAIN.certs, CHAIN.root.cert)
@@ -65,6 +66,78 @@ def test_missing_intermediate_keeps_what_there_is() -> None:
     assert not issued_by(ordered[0], ordered[1])
 
 
+LOOP_SIZE = 200
+LOOPS = {key_ids: [c.cert for c in issuer_loop(LOOP_SIZE, key_ids=key_ids)]
+         for key_ids in (False, True)}
+
+
+def count_signature_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A one-element list counting each signature check order_chain makes from now on."""
+    calls = [0]
+    real = tlscert.issued_by
+
+    def counting(child: x509.Certificate, parent: x509.Certificate) -> bool:
+        calls[0] += 1
+        return real(child, parent)
+
+    monkeypatch.setattr(tlscert, "issued_by", counting)
+    return calls
+
+
+@pytest.mark.parametrize("key_ids", [False, True], ids=["no-key-ids", "key-ids"])
+@pytest.mark.parametrize("with_key", [True, False], ids=["key", "no-key"])
+def test_ordering_a_same_named_loop_checks_a_few_signatures_per_certificate(
+        monkeypatch: pytest.MonkeyPatch, key_ids: bool, with_key: bool) -> None:
+    # Names tell nothing here (all alike), and the file order is the one that made the old
+    # ordering try every pair: 300 certificates took 14 s. Counted, not timed.
+    certs = LOOPS[key_ids]
+    calls = count_signature_checks(monkeypatch)
+    ordered = order_chain(certs, issuer_loop(1)[0].key if with_key else None)
+    assert calls[0] <= 10 * LOOP_SIZE
+    assert sorted(c.serial_number for c in ordered) == sorted(c.serial_number for c in certs)
+    if key_ids:  # the authority key id names each issuer: the whole loop is walked
+        assert ordered == [certs[0], *reversed(certs[1:])]
+    elif with_key:  # the leaf is the key's; its issuer is past the few same-named candidates
+        assert ordered == certs
+
+
+def _with_subject_key_id(cert: x509.Certificate, key_id: bytes) -> x509.Certificate:
+    """`cert` again (same name, key and signer: its own), with this subject key id."""
+    key = cached_key("ec256", 7)
+    builder = (x509.CertificateBuilder().subject_name(cert.subject).issuer_name(cert.subject)
+               .public_key(key.public_key()).serial_number(cert.serial_number)
+               .not_valid_before(cert.not_valid_before_utc)
+               .not_valid_after(cert.not_valid_after_utc)
+               .add_extension(x509.SubjectKeyIdentifier(key_id), critical=False))
+    return builder.sign(key, hashes.SHA256())
+
+
+def test_an_authority_key_id_that_names_another_key_is_not_issued_by() -> None:
+    # As OpenSSL decides: the signature verifies, but the child says another key signed it.
+    ca_key = cached_key("ec256", 7)
+    ca = _with_subject_key_id(CHAIN.root.cert, x509.SubjectKeyIdentifier.from_public_key(
+        ca_key.public_key()).digest)
+    child = (x509.CertificateBuilder().subject_name(CHAIN.leaf.cert.subject)
+             .issuer_name(ca.subject).public_key(CHAIN.leaf.key.public_key())
+             .serial_number(1).not_valid_before(ca.not_valid_before_utc)
+             .not_valid_after(ca.not_valid_after_utc)
+             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                 ca_key.public_key()), critical=False)
+             .sign(ca_key, hashes.SHA256()))
+    assert issued_by(child, ca)
+    assert not issued_by(child, _with_subject_key_id(ca, b"\x01" * 20))
+
+
+def test_more_certificates_than_a_chain_are_refused_before_any_work(tmp_path: Path) -> None:
+    path = tmp_path / "bundle.crt"
+    path.write_text("\n".join(pem(c) for c in LOOPS[False][:11]))
+    with pytest.raises(CertFileError, match="holds 11 certificates") as caught:
+        read_certificates(path)
+    assert "not a CA bundle" in caught.value.fix
+    path.write_text("\n".join(pem(c) for c in LOOPS[False][:10]))
+    assert len(read_certificates(path).certificates) == 10
+
+
 def test_self_signed_leaf_is_kept() -> None:
     leaf = self_signed()
     assert order_chain([leaf.cert], leaf.key) == [leaf.cert]
@@ -102,6 +175,8 @@ def test_reads_der(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("content", "code", "words"), [
     (b"hello", 30116, "neither a PEM nor a DER"),
+    (b"", 30116, "is empty"),
+    (b"\xef\xbb\xbf\n\n", 30116, "is empty"),
     (b"-----BEGIN PRIVATE KEY-----\nAA\n-----END PRIVATE KEY-----\n", 30116, "no complete"),
     (b"-----BEGIN CERTIFICATE-----\nMIIB\n", 30116, "no complete"),
     (b"-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n", 30117,

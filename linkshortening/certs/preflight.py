@@ -23,7 +23,13 @@ from linkshortening.certs.keys import (
     same_public_key,
     unsupported_reason,
 )
-from linkshortening.certs.tlscert import is_self_signed, issued_by, order_chain, split_tls_cert
+from linkshortening.certs.tlscert import (
+    is_self_signed,
+    issued_by,
+    order_chain,
+    split_tls_cert,
+    too_many_certificates,
+)
 from linkshortening.common.names import normalize
 
 Severity = Literal["error", "warning"]
@@ -33,6 +39,7 @@ CERT_UNPARSABLE = 30117
 KEY_INVALID = 30118
 KEY_MISMATCH = 30119
 SELF_SIGNED = 30129
+NOT_VALIDATED = 30132  # what Twilio answers for a chain no browser would accept
 NOT_VALID_NOW = 30102
 EXPIRING = 30131  # the warning Twilio itself raises before expiry
 
@@ -76,24 +83,25 @@ def check(chain: str, key: str | None, domain: str | None, now: datetime, *,
     """Problems with a PEM chain (leaf first) and PEM key; `key=None`/`domain=None` skip those."""
     now = now if now.tzinfo else now.replace(tzinfo=UTC)
     problems: list[Problem] = []
-    certs = _parse_chain(chain, problems)
+    certs, whole = _parse_chain(chain, problems)
     private = _parse_key(key, problems) if key is not None else None
     if not certs:
         return problems
     if private is not None:
         problems += _key_matches(certs, private)
-    problems += _signatures(certs)
+    if whole:
+        problems += _signatures(certs)
     problems += _validity(certs, now, min_days)
-    if domain is not None:
-        problems += _coverage(certs[0], domain)
+    problems += _names(certs[0], domain)
     return problems
 
 
-def _parse_chain(chain: str, problems: list[Problem]) -> list[x509.Certificate]:
+def _parse_chain(chain: str, problems: list[Problem]) -> tuple[list[x509.Certificate], bool]:
+    """The certificates, and whether they are the whole chain (or only the leaf of too many)."""
     if not chain.strip():
         problems.append(Problem(NOT_PEM, "error", "no certificate given",
                                 "put the PEM certificate chain first in TlsCert"))
-        return []
+        return [], False
     problems += _pem_shape(chain, "certificate", "CERTIFICATE", NOT_PEM)
     blocks = CERT_BLOCK.findall(chain.replace("\r\n", "\n"))
     outside = CERT_BLOCK.sub("", chain.replace("\r\n", "\n")).strip()
@@ -105,7 +113,11 @@ def _parse_chain(chain: str, problems: list[Problem]) -> list[x509.Certificate]:
     if not blocks:
         problems.append(Problem(NOT_PEM, "error", "no -----BEGIN CERTIFICATE----- block found",
                                 "give the certificate in PEM format"))
-        return []
+        return [], False
+    too_many = too_many_certificates(len(blocks))
+    if too_many:  # not a chain: the leaf is still worth judging, the rest not even parsing
+        problems.append(Problem(None, "error", "TlsCert " + too_many[0], too_many[1]))
+        blocks = blocks[:1]
     certs: list[x509.Certificate] = []
     for number, block in enumerate(blocks, start=1):
         try:
@@ -118,7 +130,7 @@ def _parse_chain(chain: str, problems: list[Problem]) -> list[x509.Certificate]:
             problems.append(Problem(CERT_UNPARSABLE, "error",
                                     f"certificate {number} of {len(blocks)} cannot be parsed",
                                     "download the certificate chain again from your CA"))
-    return certs if len(certs) == len(blocks) else []
+    return (certs, not too_many) if len(certs) == len(blocks) else ([], False)
 
 
 def _pem_shape(text: str, what: str, label: str, code: int) -> list[Problem]:
@@ -217,18 +229,39 @@ def _signatures(certs: list[x509.Certificate]) -> list[Problem]:
                                 "leave the root out; lsctl cert bundle drops it"))
     breaks = [n for n in range(len(certs) - 1) if not issued_by(certs[n], certs[n + 1])]
     if not breaks:
-        return problems
+        return problems + _loop(certs, certs)
     if _reorderable(certs):
         problems.append(Problem(None, "error", "the chain is out of order",
                                 "put the leaf first, then each certificate's issuer; "
                                 "lsctl cert bundle orders them"))
-        return problems
+        return problems + _loop(order_chain(certs), certs)
     problems += [Problem(None, "error",
                          f"broken chain: certificate {n + 2} ({_name(certs[n + 1])}) did not "
                          f"issue certificate {n + 1} ({_name(certs[n])})",
                          "include the intermediates your CA sent, in order, and nothing else")
                  for n in breaks]
     return problems
+
+
+def _loop(chain: list[x509.Certificate], given: list[x509.Certificate]) -> list[Problem]:
+    """An issuer loop: the last certificate of the linked `chain` issued by one before it.
+
+    Such a chain never reaches a root, so no client can trust it, and Twilio refuses it.
+    Certificates are numbered as `given`.
+    """
+    last = chain[-1]
+    if len(chain) < 2 or is_self_signed(last):
+        return []
+    issuer = next((cert for cert in chain[:-1] if issued_by(last, cert)), None)
+    if issuer is None:
+        return []
+    return [Problem(NOT_VALIDATED, "error",
+                    f"issuer loop: certificate {given.index(issuer) + 1} ({_name(issuer)}) "
+                    f"issued certificate {given.index(last) + 1} ({_name(last)}), which leads "
+                    "back to it, so the chain never reaches a root",
+                    "use the chain your CA sent with the certificate (leaf, then "
+                    "intermediates up to a public root); these certificates only vouch for "
+                    "each other")]
 
 
 def _reorderable(certs: list[x509.Certificate]) -> bool:
@@ -261,12 +294,14 @@ def _validity(certs: list[x509.Certificate], now: datetime, min_days: int) -> li
 
 
 def certificate_names(cert: x509.Certificate) -> list[str]:
-    """DNS names the certificate is for: its SANs, or its CN only when it has no SAN."""
+    """DNS names the certificate is for: its Subject Alternative Names, never its Common Name.
+
+    Browsers have ignored the CN since 2017 (Chrome 58, RFC 6125), and Let's Encrypt's
+    tlsserver and shortlived profiles issue certificates without one.
+    """
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-    except x509.ExtensionNotFound:
-        return [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-    except ValueError:  # a malformed extension covers nothing
+    except (x509.ExtensionNotFound, ValueError):  # a malformed extension covers nothing
         return []
     return list(san.value.get_values_for_type(x509.DNSName))
 
@@ -288,11 +323,22 @@ def _ascii(name: str) -> str:
         return name
 
 
-def _coverage(leaf: x509.Certificate, domain: str) -> list[Problem]:
+def _names(leaf: x509.Certificate, domain: str | None) -> list[Problem]:
     names = certificate_names(leaf)
+    if not names:
+        cns = leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        only = f" (only the Common Name {cns[0].value!s}, which browsers ignore)" if cns else ""
+        return [Problem(NOT_VALIDATED, "error",
+                        f"the certificate has no DNS name in a Subject Alternative Name{only}",
+                        f"get a certificate with {domain or 'the domain'} in its Subject "
+                        "Alternative Names (every public CA issues those; lsctl renew does)")]
+    return _coverage(names, domain) if domain is not None else []
+
+
+def _coverage(names: list[str], domain: str) -> list[Problem]:
     if any(covers(name, domain) for name in names):
         return []
-    shown = ", ".join(names) or "none"
+    shown = ", ".join(names)
     wanted = _ascii(domain)
     deeper = [n for n in names if n.startswith("*.") and wanted.endswith("." + n[2:])]
     bare = [n for n in names if n.startswith("*.") and n[2:] == wanted]
@@ -305,4 +351,7 @@ def _coverage(leaf: x509.Certificate, domain: str) -> list[Problem]:
 
 def _name(cert: x509.Certificate) -> str:
     cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return f"CN={cns[0].value!s}" if cns else cert.subject.rfc4514_string() or "no subject"
+    if cns:
+        return f"CN={cns[0].value!s}"
+    names = certificate_names(cert)  # e.g. Let's Encrypt's tlsserver profile: no subject
+    return cert.subject.rfc4514_string() or (f"for {names[0]}" if names else "no subject")

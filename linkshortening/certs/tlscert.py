@@ -21,9 +21,17 @@ from linkshortening.certs.keys import (
     pkcs8_pem,
     read_input,
     same_public_key,
+    strip_bom,
 )
 
 CERT_FIX = "give the PEM certificate file from your CA (leaf first, then intermediates)"
+# Far above any public CA's chain (a leaf, two or three intermediates, perhaps the root): more is
+# a CA bundle or a pile of certificates, not something to order or upload.
+MAX_CHAIN_CERTS = 10
+# Certificates checked as the issuer of one certificate, beyond those its authority key id
+# names: public CAs rarely hand out more than two of one name (a cross-signed intermediate),
+# and the cap keeps a file of same-named certificates from costing a signature check per pair.
+MAX_NAMED_CANDIDATES = 4
 
 
 class CertFileError(InputFileError):
@@ -46,6 +54,8 @@ def read_certificates(path: str | Path) -> CertFile:
 
 def parse_certificates(data: bytes, source: str) -> CertFile:
     """Certificates from PEM or DER bytes; `source` names them in errors."""
+    if not strip_bom(data).strip():
+        raise CertFileError(source, "is empty", CERT_FIX, code=30116)
     if b"-----BEGIN" not in data:  # DER, used as is: it may end in a "whitespace" byte
         try:
             der = x509.load_der_x509_certificate(data)
@@ -60,6 +70,7 @@ def parse_certificates(data: bytes, source: str) -> CertFile:
     if not blocks:
         raise CertFileError(source, "has no complete -----BEGIN CERTIFICATE----- block",
                             CERT_FIX, code=30116)
+    require_chain_size(len(blocks), source)
     certs = []
     for number, pem in enumerate(blocks, start=1):
         try:
@@ -74,8 +85,31 @@ def parse_certificates(data: bytes, source: str) -> CertFile:
     return CertFile(tuple(certs), "PEM")
 
 
+def too_many_certificates(count: int) -> tuple[str, str] | None:
+    """(problem, fix) when `count` certificates are more than a chain has; None when not."""
+    if count <= MAX_CHAIN_CERTS:
+        return None
+    return (f"holds {count} certificates; a certificate chain has a leaf and a few "
+            f"intermediates (at most {MAX_CHAIN_CERTS} here)",
+            "give the leaf certificate and the intermediates your CA sent with it, not a CA "
+            "bundle")
+
+
+def require_chain_size(count: int, source: str) -> None:
+    """Refuse more certificates than a chain has, before any time is spent on them."""
+    if too_many := too_many_certificates(count):
+        raise CertFileError(source, *too_many)
+
+
 def issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
-    """True when `parent`'s name and key signed `child`."""
+    """True when `parent`'s name and key signed `child`.
+
+    As OpenSSL does, a child whose authority key id differs from the parent's subject key id
+    was not issued by it, whatever the signature says.
+    """
+    child_aki, parent_ski = authority_key_id(child), subject_key_id(parent)
+    if child_aki is not None and parent_ski is not None and child_aki != parent_ski:
+        return False
     try:
         child.verify_directly_issued_by(parent)
     except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
@@ -87,40 +121,91 @@ def is_self_signed(cert: x509.Certificate) -> bool:
     return issued_by(cert, cert)
 
 
+def subject_key_id(cert: x509.Certificate) -> bytes | None:
+    try:
+        return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except (x509.ExtensionNotFound, ValueError):
+        return None
+
+
+def authority_key_id(cert: x509.Certificate) -> bytes | None:
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
+    except (x509.ExtensionNotFound, ValueError):
+        return None
+    return ext.value.key_identifier
+
+
+class _Issuers:
+    """Who issued whom, found through an index instead of a signature check per pair.
+
+    A child's candidate issuers are the certificates whose subject is its issuer name and, when
+    it names its authority key id, whose subject key id is that one (or absent); at most a few
+    of each, so each lookup costs a bounded number of signature checks.
+    """
+
+    def __init__(self, certs: Sequence[x509.Certificate]) -> None:
+        self._certs = certs
+        self._by_name: dict[x509.Name, list[int]] = {}
+        self._by_name_and_key: dict[tuple[x509.Name, bytes | None], list[int]] = {}
+        for index, cert in enumerate(certs):
+            self._by_name.setdefault(cert.subject, []).append(index)
+            self._by_name_and_key.setdefault((cert.subject, subject_key_id(cert)),
+                                             []).append(index)
+        self._parents: dict[int, list[int]] = {}
+
+    def parents(self, child: int) -> list[int]:
+        """Indexes of the certificates that issued certificate `child`, itself excluded."""
+        if child not in self._parents:
+            cert = self._certs[child]
+            aki = authority_key_id(cert)
+            groups = ([self._by_name.get(cert.issuer, [])] if aki is None else
+                      [self._by_name_and_key.get((cert.issuer, aki), []),
+                       self._by_name_and_key.get((cert.issuer, None), [])])
+            candidates: list[int] = []
+            for group in groups:
+                candidates += [i for i in group[:MAX_NAMED_CANDIDATES + 1]
+                               if i != child][:MAX_NAMED_CANDIDATES]
+            self._parents[child] = [i for i in candidates if issued_by(cert, self._certs[i])]
+        return self._parents[child]
+
+
 def order_chain(certs: Sequence[x509.Certificate],
                 key: PrivateKeyTypes | None = None) -> list[x509.Certificate]:
     """Leaf first, then each issuer in turn; roots and duplicates dropped.
 
     Certificates that are not on the leaf's path are kept at the end, in file order, so that
     preflight reports the broken chain instead of lsctl silently discarding what was given.
+    Linear in the number of certificates: each one's issuer is looked up, not searched for.
     """
     unique = list({cert.fingerprint(hashes.SHA256()): cert for cert in certs}.values())
     if not unique:
         return []
-    leaf = _pick_leaf(unique, key)
-    path = [leaf]
-    rest = [cert for cert in unique if cert is not leaf]
-    while parent := next((c for c in rest if issued_by(path[-1], c)), None):
-        rest.remove(parent)
-        if is_self_signed(parent):
+    issuers = _Issuers(unique)
+    self_signed = [is_self_signed(cert) for cert in unique]
+    path = [_pick_leaf(unique, key, issuers, self_signed)]
+    used = set(path)
+    while (parent := next((p for p in issuers.parents(path[-1]) if p not in used),
+                          None)) is not None:
+        used.add(parent)
+        if self_signed[parent]:
             break  # the root: Twilio's clients have it, and the TlsCert must not carry it
         path.append(parent)
-    return path + [cert for cert in rest if not is_self_signed(cert)]
+    rest = [i for i in range(len(unique)) if i not in used and not self_signed[i]]
+    return [unique[i] for i in path + rest]
 
 
-def _pick_leaf(certs: list[x509.Certificate],
-               key: PrivateKeyTypes | None) -> x509.Certificate:
+def _pick_leaf(certs: list[x509.Certificate], key: PrivateKeyTypes | None, issuers: _Issuers,
+               self_signed: list[bool]) -> int:
     # The key's own certificate is the leaf by definition; without a key, the one that issued
     # none of the others, a root only when nothing else is left.
     if key is not None:
-        for cert in certs:
+        for index, cert in enumerate(certs):
             if same_public_key(key, cert):
-                return cert
-    candidates = [c for c in certs if not is_self_signed(c)] or certs
-    for cert in candidates:
-        if not any(issued_by(other, cert) for other in certs if other is not cert):
-            return cert
-    return candidates[0]
+                return index
+    issuing = {parent for child in range(len(certs)) for parent in issuers.parents(child)}
+    candidates = [i for i in range(len(certs)) if not self_signed[i]] or list(range(len(certs)))
+    return next((i for i in candidates if i not in issuing), candidates[0])
 
 
 def certificate_pem(cert: x509.Certificate) -> str:

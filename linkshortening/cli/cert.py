@@ -164,7 +164,7 @@ def _read_key(path: str, password_env: str | None) -> KeyFile:
 
 def _read_certs(cert_path: str | None, key_path: str,
                 key_file: KeyFile) -> tuple[tuple[x509.Certificate, ...], str]:
-    from linkshortening.certs.tlscert import CertFileError, read_certificates
+    from linkshortening.certs.tlscert import CertFileError, read_certificates, require_chain_size
 
     if cert_path:
         cert_file = read_certificates(cert_path)
@@ -172,6 +172,7 @@ def _read_certs(cert_path: str | None, key_path: str,
     if not key_file.certificates:
         raise CertFileError(key_path, "holds no certificate and --cert was not given",
                             "pass --cert FILE with the certificate chain", code=30116)
+    require_chain_size(len(key_file.certificates), key_path)
     return key_file.certificates, "PEM" if key_file.format.startswith("PEM") else key_file.format
 
 
