@@ -261,3 +261,29 @@ def _poll(get: Any, ready: Any, timeout: float = 10.0) -> Any:
         if ready(value) or time.monotonic() > limit:
             return value
         time.sleep(0.05)
+
+
+# --- the deadline a run hands the client ------------------------------------------------------
+
+
+def test_validation_wait_ends_at_the_clients_deadline(emulator: EmulatorControl) -> None:
+    sid, name = new_domain(emulator)
+    emulator.configure(validation_delay=600)
+    api = LinkShorteningApi(TwilioSettings.from_env(), deadline=Deadline.after(0.5))
+    api.upload_certificate(sid, make_chain((name,)).tls_cert)
+    # The caller allows ten minutes; the run's deadline says half a second is left.
+    [result] = api.wait_for_validation([sid], timeout=600, poll_interval=0.1)
+    assert result.state == "timed_out"
+
+
+def test_lambda_gives_the_client_its_remaining_time_less_a_margin() -> None:
+    from acme_renewer.lambda_handler import DEADLINE_MARGIN, _deadline
+
+    class Context:  # what Lambda passes: only the method the handler reads
+        def get_remaining_time_in_millis(self) -> int:
+            return 900_000
+
+    deadline = _deadline(Context()).child(DEADLINE_MARGIN)
+    left = 900 - DEADLINE_MARGIN
+    assert deadline.bounded and left - 5 < deadline.remaining() <= left
+    assert not _deadline(None).bounded  # outside Lambda (tests): no deadline
