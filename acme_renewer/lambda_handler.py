@@ -14,8 +14,14 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from linkshortening.common.deadline import Deadline
+
+# Left of the invocation's time when the Twilio client stops retrying and waiting: enough to
+# record state, publish the metric and return the report.
+DEADLINE_MARGIN = 30.0
 TWILIO_KEYS = {"account_sid": "TWILIO_ACCOUNT_SID", "auth_token": "TWILIO_AUTH_TOKEN",
                "api_key": "TWILIO_API_KEY", "api_secret": "TWILIO_API_SECRET"}
 
@@ -36,7 +42,9 @@ def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
                       f"Pulumi.{event.get('stack', 'prod')}.yaml")
     stack = load_stack_file(stack_file)
     specs = stack.select(event.get("domains"))
-    parts = run_parts(stack)  # every credential checked before the first ACME call
+    # Every credential checked before the first ACME call; Twilio stops retrying and
+    # waiting DEADLINE_MARGIN before the invocation's end.
+    parts = run_parts(stack, deadline=_deadline(context).child(DEADLINE_MARGIN))
     report = renew_stack(stack, specs, parts.state, parts.api, parts.dns, parts.open_account,
                          RenewOptions(force=bool(event.get("force", False)),
                                       dry_run=bool(event.get("dry_run", False))),
@@ -50,6 +58,14 @@ def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
         raise RuntimeError(f"{len(report.failed)} domain(s) failed: "
                            + ", ".join(o.fqdn for o in report.failed))
     return result
+
+
+def _deadline(context: object) -> Deadline:
+    """The invocation's end, from Lambda's context; none outside Lambda (a test's context)."""
+    from linkshortening.common.deadline import Deadline
+
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return Deadline.after(remaining() / 1000) if callable(remaining) else Deadline.never()
 
 
 def _load_secrets(client: Any) -> None:

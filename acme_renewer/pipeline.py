@@ -184,7 +184,7 @@ def _read_live(api: LinkShorteningApi, work: list[_Work], workers: int) -> None:
         try:
             item.live = api.fetch_certificate(item.spec.domain_sid)
         except TwilioApiError as exc:
-            if exc.status == 404:  # no certificate uploaded yet
+            if exc.no_certificate:  # 404 or 30120: none uploaded yet, the first is due
                 return
             _fail(item, f"cannot read the certificate from Twilio: {exc}")
 
@@ -312,15 +312,15 @@ def _upload_and_wait(api: LinkShorteningApi, items: list[_Work], options: RenewO
         return
     say("upload", None, f"uploading {len(items)} certificate(s) to Twilio")
 
-    def upload(item: _Work) -> None:
-        assert item.tls_cert is not None
-        try:
-            api.upload_certificate(item.spec.domain_sid, item.tls_cert)
-        except TwilioApiError as exc:
-            _fail(item, f"upload refused: {exc}")
-
-    with ThreadPoolExecutor(max(1, min(options.workers, len(items)))) as pool:
-        list(pool.map(upload, items))
+    # 30133 ("try again in a few minutes") is tried again until the API's deadline while
+    # the other domains' uploads go on.
+    outcomes = api.upload_certificates(
+        {i.spec.domain_sid: i.tls_cert for i in items if i.tls_cert is not None},
+        workers=options.workers)
+    for item in items:
+        outcome = outcomes[item.spec.domain_sid]
+        if isinstance(outcome, TwilioApiError):
+            _fail(item, f"upload refused: {outcome}")
     uploaded = [i for i in items if i.outcome.status != "failed"]
     if not uploaded:
         return

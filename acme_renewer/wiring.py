@@ -17,6 +17,7 @@ from linkshortening.stack.state_location import secrets_manager_prefix
 
 if TYPE_CHECKING:
     from acme_renewer.account import OpenedAccount
+    from linkshortening.common.deadline import Deadline
     from linkshortening.twilio.api import LinkShorteningApi
 
 T = TypeVar("T")
@@ -100,7 +101,8 @@ class RunParts:
     open_account: AccountOpener
 
 
-def run_parts(stack: Stack, project_dir: Path | None = None) -> RunParts:
+def run_parts(stack: Stack, project_dir: Path | None = None,
+              deadline: Deadline | None = None) -> RunParts:
     """Build the run's parts, checking every credential and endpoint before the first ACME
     call (a bad TSIG secret must not surface after orders are placed); all problems found
     are reported together, so one run shows everything to fix."""
@@ -122,7 +124,7 @@ def run_parts(stack: Stack, project_dir: Path | None = None) -> RunParts:
     region = attempt(lambda: _aws_region(stack))
     state = (attempt(lambda: state_store(stack, project_dir))
              if region or stack.acme.state_backend != "secretsmanager" else None)
-    api = attempt(LinkShorteningApi.from_env)
+    api = attempt(lambda: LinkShorteningApi.from_env(deadline=deadline))
     dns = attempt(lambda: dns_provider(stack))
     attempt(lambda: ca_endpoint(stack.acme))
     if len(problems) == 1:

@@ -88,6 +88,13 @@ def _is_not_found(exc: Exception) -> bool:
     return isinstance(exc, TwilioApiError) and exc.status == 404
 
 
+def _is_no_certificate(exc: Exception) -> bool:
+    """Twilio says "no certificate" with 404 or with 400/30120: the same answer."""
+    from linkshortening.twilio.errors import TwilioApiError
+
+    return isinstance(exc, TwilioApiError) and exc.no_certificate
+
+
 class DomainConfigProvider(TwilioProvider):
     """The domain's defaults: FallbackUrl, CallbackUrl, ContinueOnFailure, DisableHttps."""
 
@@ -186,7 +193,7 @@ class ManagedCertificateProvider(TwilioProvider):
             live = self.api().fetch_certificate(id_, api_version=2)
             managed, requesting = bool(live.managed), bool(live.requesting)
         except Exception as exc:
-            if not _is_not_found(exc):
+            if not _is_no_certificate(exc):
                 raise
             managed = requesting = False  # no certificate at all
         return ReadResult(id_=id_, outs={**props, "managed": managed or requesting,

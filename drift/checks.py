@@ -15,6 +15,7 @@ from linkshortening.common.names import normalize
 from linkshortening.dns.reply import RecordSet
 from linkshortening.stack.records import Record, desired_records
 from linkshortening.stack.targets import TwilioTargets
+from linkshortening.twilio.codes import lookup
 
 Severity = Literal["error", "warning"]
 # Each finding belongs to one check: one JUnit test case per domain and check.
@@ -188,9 +189,15 @@ def _twilio(facts: DomainFacts, now: dt.datetime) -> Iterator[Finding]:
     if twilio is None:
         return
     if not twilio.domain_known:
-        yield _finding(facts, "twilio-domain-unknown", "error", "twilio-dns",
-                       f"{spec.domain_sid} is a domain of the account",
-                       twilio.dns_reason or "unknown to Twilio", "Twilio")
+        # Twilio's code says why (one table: linkshortening/twilio/codes.py); a bare 404 is
+        # an unknown DomainSid, as 30100 is.
+        known = lookup(twilio.domain_code) or lookup(30100)
+        assert known is not None
+        said = f"{twilio.domain_code}: " if twilio.domain_code else ""
+        yield _finding(facts, known.finding or "twilio-domain-unknown", known.severity,
+                       "twilio-dns",
+                       f"{spec.domain_sid} ready for Link Shortening (fix: {known.fix})",
+                       said + (twilio.dns_reason or known.meaning), "Twilio")
         return
     if twilio.dns_valid is False:
         yield _finding(facts, "twilio-dns-invalid", "error", "twilio-dns", "is_valid: true",

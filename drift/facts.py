@@ -70,7 +70,8 @@ class Route53Set:
 
 @dataclass(frozen=True)
 class TwilioFacts:
-    domain_known: bool  # False: Twilio does not know the declared DomainSid (404)
+    domain_known: bool  # False: Twilio will not use the declared DomainSid (see domain_code)
+    domain_code: int | None = None  # Twilio's code that said so (30100, 30101, 30134...)
     dns_valid: bool | None = None
     dns_reason: str | None = None
     certificate_expires: dt.datetime | None = None  # the current certificate; None: none

@@ -300,6 +300,7 @@ def _start_twilio(state: SandboxState, options: SandboxOptions) -> None:
             state.twilio_api_key_sid, str(state.twilio_api_secret_file),
             (state.dns.host, state.dns.port), [str(state.pebble_root)],
             dict(options.twilio_domains), dict(options.twilio_faults), state.edge_port,
+            str(tls / "ca.pem"), str(tls / "ca.key"),
         ).write(state.path / "twilio-emulator.json")
         started = _launch(state, "twilio", twilio_emulator.argv(settings), options)
         _ready_or_stop(state, started,

@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from linkshortening.twilio.models import DomainCertificate
 
 SOURCE = "Twilio"
-DOMAIN_SID_INVALID = 30100  # Twilio: the DomainSid is not a verified domain of the account
 WORKERS = 16  # Twilio limits concurrent requests per account; this stays well below
 
 
@@ -35,11 +34,20 @@ def probe(specs: Sequence[DomainSpec], workers: int = WORKERS) -> dict[str, Prob
 
 
 def _domain(api: LinkShorteningApi, spec: DomainSpec) -> Probed[TwilioFacts]:
+    """The domain's facts. A code Twilio's table files under "domain" (unknown, unverified,
+    DNS setup not completed, on whichever call) is a fact about the domain, hence a finding;
+    anything else that stops the probe leaves it unchecked."""
+    from linkshortening.twilio.codes import in_category
     from linkshortening.twilio.errors import TwilioApiError, TwilioSetupError
 
     try:
         return Probed(_facts(api, spec))
-    except (TwilioApiError, TwilioSetupError) as exc:
+    except TwilioApiError as exc:
+        if in_category(exc.code, "domain"):
+            return Probed(TwilioFacts(domain_known=False, domain_code=exc.code,
+                                      dns_reason=exc.message))
+        return Probed(None, (Unreachable("twilio", SOURCE, str(exc)),))
+    except TwilioSetupError as exc:
         return Probed(None, (Unreachable("twilio", SOURCE, str(exc)),))
 
 
@@ -50,8 +58,9 @@ def _facts(api: LinkShorteningApi, spec: DomainSpec) -> TwilioFacts:
     try:
         validation = api.validate_dns(sid)
     except TwilioApiError as exc:
-        if exc.code == DOMAIN_SID_INVALID or exc.status == 404:
-            return TwilioFacts(domain_known=False, dns_reason=exc.message)
+        if exc.status == 404:  # no such domain, and no code that says more
+            return TwilioFacts(domain_known=False, domain_code=exc.code,
+                               dns_reason=exc.message)
         raise
     cert = _certificate(api, sid)
     pending = cert.cert_in_validation if cert else None
@@ -62,7 +71,7 @@ def _facts(api: LinkShorteningApi, spec: DomainSpec) -> TwilioFacts:
         domain_known=True, dns_valid=validation.is_valid, dns_reason=validation.reason,
         certificate_expires=cert.date_expires if cert and cert.certificate_sid else None,
         validation_status=pending.status if pending else None,
-        validation_failed=bool(pending and not pending.in_progress),
+        validation_failed=bool(pending and pending.state == "failed"),
         validation_reason=pending.reason if pending else None,
         fallback_url=config.fallback_url, callback_url=config.callback_url,
         continue_on_failure=config.continue_on_failure, disable_https=config.disable_https,
@@ -75,8 +84,8 @@ def _certificate(api: LinkShorteningApi, sid: str) -> DomainCertificate | None:
     try:
         cert = api.fetch_certificate(sid, api_version=1)
     except TwilioApiError as exc:
-        if exc.status == 404:
-            return None  # no certificate uploaded (or requested) yet
+        if exc.no_certificate:  # 404 or 30120: none uploaded (or requested) yet
+            return None
         raise
     # date_expires is the current certificate's; a first upload still in validation has none.
     return cert if cert.date_expires is not None or cert.cert_in_validation else None

@@ -1,9 +1,11 @@
 """Twilio's Link Shortening API through the official `twilio` SDK, with typed results.
 
 `LinkShorteningApi` covers every Link Shortening resource the SDK offers. Every call retries
-what Twilio says is transient (429 honouring Retry-After, 5xx, 30133, unreachable) and fails
-with one error type, `TwilioApiError`. The object is safe to share between threads: each thread
-gets its own SDK client and connection pool, which is what `wait_for_validation` relies on.
+what Twilio says is transient (429 honouring Retry-After, 5xx, unreachable) for seconds, and
+uploads answered 30133 ("try again in a few minutes") for minutes, never past the deadline it
+was given; it fails with one error type, `TwilioApiError`, whichever error shape Twilio used
+(classic or RFC 9457). The object is safe to share between threads: each thread gets its own
+SDK client and connection pool, which is what `wait_for_validation` relies on.
 """
 
 from __future__ import annotations
@@ -13,18 +15,23 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
-from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.base.exceptions import (
+    TwilioException,
+    TwilioRestException,
+    TwilioServiceException,
+)
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from linkshortening.common.deadline import Clock, Deadline
 from linkshortening.common.https import HttpsSetupError, https_override
 from linkshortening.common.https import ca_bundle as https_ca_bundle
 from linkshortening.common.retry import RetryPolicy, call_with_retries
@@ -47,6 +54,8 @@ CA_BUNDLE_ENV = "LSCTL_TWILIO_CA_BUNDLE"
 ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 API_KEY_SID = re.compile(r"^SK[0-9a-fA-F]{32}$")
 POOL_SIZE = 4  # connections per thread; each thread has its own SDK client
+# Without a run deadline (the CLI today), how long a 30133 upload is tried again.
+RETRY_LATER_FOR = 600.0
 log = logging.getLogger("lsctl.twilio")
 T = TypeVar("T")
 ResponseHook = Callable[[requests.Response], None]
@@ -91,6 +100,10 @@ class TwilioSettings:
     ca_bundle: str | None = None  # verifies base_url's certificate; None: system store
     timeout: float = 30.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # 30133 asks for "a few minutes": 7.5-15 s, then doubling up to 1-2 min between tries.
+    retry_later: RetryPolicy = field(default_factory=lambda: RetryPolicy(
+        attempts=1000, base_delay=15.0, max_delay=120.0, max_retry_after=600.0))
+    retry_later_for: float = RETRY_LATER_FOR  # the bound without a run deadline
 
     @classmethod
     def from_env(cls, **overrides: Any) -> TwilioSettings:
@@ -141,10 +154,15 @@ class LinkShorteningApi:
     """Every Link Shortening operation of the `twilio` SDK, typed, with retries."""
 
     def __init__(self, settings: TwilioSettings, *, response_hooks: Sequence[ResponseHook] = (),
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 deadline: Deadline | None = None, sleep: Callable[[float], None] = time.sleep,
+                 clock: Clock | None = None) -> None:
+        """`deadline`: the run's; no retry or wait goes past it. `sleep` and `clock` (default:
+        the deadline's clock, else the monotonic one) are what tests replace."""
         self.settings = settings
         self._hooks = tuple(response_hooks)  # see every raw HTTP exchange (contract tests)
         self._sleep = sleep
+        self._clock = clock or (deadline.clock if deadline else time.monotonic)
+        self.deadline = deadline or Deadline.never(self._clock)
         self._local = threading.local()
 
     @classmethod
@@ -160,8 +178,53 @@ class LinkShorteningApi:
 
     def upload_certificate(self, domain_sid: str, tls_cert: str) -> DomainCertificate:
         """POST the chain and PKCS#8 key (`TlsCert`); usually answered `pending`."""
-        return self._call("upload certificate", lambda c: DomainCertificate.from_sdk(
-            c.messaging.v1.domain_certs(domain_sid).update(tls_cert=tls_cert)))
+        outcome = self.upload_certificates({domain_sid: tls_cert}, workers=1)[domain_sid]
+        if isinstance(outcome, TwilioApiError):
+            raise outcome
+        return outcome
+
+    def upload_certificates(self, bundles: Mapping[str, str], *, workers: int = 8,
+                            ) -> dict[str, DomainCertificate | TwilioApiError]:
+        """Upload each domain's TlsCert (DomainSid -> bundle), several at once.
+
+        A domain Twilio answers 30133 is tried again after a growing, jittered pause, until
+        the deadline (without one: `retry_later_for`). Its pause holds no worker: the other
+        domains' uploads go on meanwhile, as in `wait_for_validation`'s rounds.
+        """
+        cutoff = self.deadline if self.deadline.bounded else Deadline.after(
+            self.settings.retry_later_for, self._clock)
+        started = self._clock()
+        due = dict.fromkeys(bundles, started)  # DomainSid -> when to try next
+        tries: dict[str, int] = {}
+        results: dict[str, DomainCertificate | TwilioApiError] = {}
+        with ThreadPoolExecutor(max(1, min(workers, len(bundles)))) as pool:
+            while due:
+                now = self._clock()
+                ready = [sid for sid, at in due.items() if at <= now]
+                outcomes = pool.map(lambda sid: self._upload_once(sid, bundles[sid]), ready)
+                for sid, outcome in zip(ready, outcomes, strict=True):
+                    del due[sid]
+                    if isinstance(outcome, TwilioApiError) and outcome.retry_later:
+                        tries[sid] = tries.get(sid, 0) + 1
+                        pause = self.settings.retry_later.delay(tries[sid], outcome.retry_after)
+                        if pause is not None and cutoff.allows(pause):
+                            log.info("upload certificate %s: %s; try %d in %.0fs", sid,
+                                     outcome.message, tries[sid] + 1, pause)
+                            due[sid] = self._clock() + pause
+                            continue
+                        outcome = outcome.given_up(tries[sid], self._clock() - started)
+                    results[sid] = outcome
+                if due:
+                    self._sleep(max(0.0, min(due.values()) - self._clock()))
+        return {sid: results[sid] for sid in bundles}
+
+    def _upload_once(self, domain_sid: str, tls_cert: str) -> DomainCertificate | TwilioApiError:
+        try:
+            return self._call("upload certificate", lambda c: DomainCertificate.from_sdk(
+                c.messaging.v1.domain_certs(domain_sid).update(tls_cert=tls_cert)),
+                retry_later=False)
+        except TwilioApiError as exc:
+            return exc
 
     def fetch_certificate(self, domain_sid: str, *,
                           api_version: Literal[1, 2] = 2) -> DomainCertificate:
@@ -241,35 +304,38 @@ class LinkShorteningApi:
                             poll_interval: float = 5.0, workers: int = 16,
                             ) -> list[ValidationResult]:
         """Poll every domain's certificate until `cert_in_validation` is null (validated) or
-        reports a failure, all domains in the same rounds, for at most `timeout` seconds.
+        reports a failure, all domains in the same rounds, for at most `timeout` seconds (and
+        never past the deadline). A status other than the documented `pending` that does not
+        say it failed counts as still pending; a timeout reports it as Twilio gave it.
 
         Twilio takes up to five minutes per upload; polling the domains together makes many
         uploads cost about one validation delay, not one each.
         """
-        started = time.monotonic()
-        deadline = started + timeout
+        started = self._clock()
+        limit = self.deadline.child(within=timeout)
         order = list(dict.fromkeys(domain_sids))
         pending = list(order)
         results: dict[str, ValidationResult] = {}
         last: dict[str, DomainCertificate] = {}
         with ThreadPoolExecutor(max(1, min(workers, len(order)))) as pool:
             while pending:
-                round_started = time.monotonic()
+                round_started = self._clock()
                 for sid, outcome in zip(pending, pool.map(self._poll, pending), strict=True):
                     if isinstance(outcome, ValidationResult):
                         results[sid] = outcome
                     else:
                         last[sid] = outcome
                 pending = [sid for sid in pending if sid not in results]
-                remaining = deadline - time.monotonic()
+                remaining = limit.remaining()
                 if pending and remaining <= 0:
                     for sid in pending:
                         results[sid] = ValidationResult(
                             sid, "timed_out", last.get(sid),
-                            f"still in validation after {time.monotonic() - started:.0f}s")
+                            f"still in validation after {self._clock() - started:.0f}s"
+                            + _status_note(last.get(sid)))
                     break
                 if pending:
-                    pause = poll_interval - (time.monotonic() - round_started)
+                    pause = poll_interval - (self._clock() - round_started)
                     self._sleep(max(0.0, min(pause, remaining)))
         return [results[sid] for sid in order]
 
@@ -283,8 +349,8 @@ class LinkShorteningApi:
         if validation is None:
             return ValidationResult(domain_sid, "validated", cert,
                                     f"certificate {cert.certificate_sid} is current")
-        if validation.in_progress:
-            return cert
+        if validation.state != "failed":
+            return cert  # pending, or a status Twilio does not document: still waiting
         return ValidationResult(domain_sid, "failed", cert,
                                 f"validation ended {validation.status}"
                                 + (f": {validation.reason}" if validation.reason else ""))
@@ -306,12 +372,15 @@ class LinkShorteningApi:
             cached = self._local.client = (client, http)
         return cached
 
-    def _call(self, what: str, operation: Callable[[Client], T]) -> T:
+    def _call(self, what: str, operation: Callable[[Client], T], *,
+              retry_later: bool = True) -> T:
+        """`operation` with retries; `retry_later=False` leaves 30133 to the caller (uploads
+        try it again for minutes, see `upload_certificates`)."""
         def attempt() -> T:
             client, http = self._client()
             try:
                 return operation(client)
-            except TwilioRestException as exc:
+            except (TwilioRestException, TwilioServiceException) as exc:
                 raise self._api_error(exc, http.last_response) from None
             except requests.exceptions.SSLError as exc:
                 raise TwilioSetupError(f"{what}: TLS verification of {self._host()} failed "
@@ -326,20 +395,38 @@ class LinkShorteningApi:
         def delay_for(exc: Exception, retry: int) -> float | None:
             if not isinstance(exc, TwilioApiError) or not exc.retryable:
                 return None
+            if exc.retry_later and not retry_later:
+                return None
             delay = self.settings.retry.delay(retry, exc.retry_after)
-            if delay is not None:
-                log.info("%s: %s; retry %d in %.1fs", what, exc, retry, delay)
+            if delay is None or not self.deadline.allows(delay):
+                return None
+            log.info("%s: %s; retry %d in %.1fs", what, exc, retry, delay)
             return delay
 
         return call_with_retries(attempt, delay_for, self._sleep)
 
-    def _api_error(self, exc: TwilioRestException, raw: Response | None) -> TwilioApiError:
+    def _api_error(self, exc: TwilioRestException | TwilioServiceException,
+                   raw: Response | None) -> TwilioApiError:
+        """From the raw response when there is one (it has more_info and Retry-After), else
+        from either of the SDK's two exception types (RFC 9457 bodies give the second)."""
         method, uri = str(exc.method), str(exc.uri)
         if raw is not None and raw.status_code == exc.status:
             return TwilioApiError.from_response(raw.status_code, raw.text, raw.headers,
                                                 method, uri)
         code = exc.code if isinstance(exc.code, int) else None
-        return TwilioApiError(exc.status, code, str(exc.msg), method=method, uri=uri)
+        if isinstance(exc, TwilioServiceException):
+            message = str(exc.detail or exc.title)
+        else:
+            message = str(exc.msg)
+        return TwilioApiError(exc.status, code, message, method=method, uri=uri)
 
     def _host(self) -> str:
         return self.settings.base_url or "https://messaging.twilio.com"
+
+
+def _status_note(cert: DomainCertificate | None) -> str:
+    """The last cert_in_validation.status, as Twilio gave it, when it is not `pending`."""
+    validation = cert.cert_in_validation if cert else None
+    if validation is None or validation.state == "pending":
+        return ""
+    return f" (cert_in_validation.status {validation.status!r}, which Twilio does not document)"

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-# Certificate and key problems Twilio reports on upload: retrying cannot fix them.
-VALIDATION_CODES = range(30116, 30133)
-RETRY_LATER = 30133  # "please retry in a few minutes"
+from linkshortening.twilio.codes import in_category, lookup
+
+RETRY_LATER = 30133  # "could not be uploaded ... try again in a few minutes"
 
 
 class TwilioSetupError(Exception):
@@ -32,21 +32,43 @@ class TwilioApiError(Exception):
         status = f" (HTTP {self.status})" if self.status else ""
         where = f" on {self.method} {self.uri}" if self.uri else ""
         more = f"; see {self.more_info}" if self.more_info else ""
-        return f"{what}{status}{where}: {self.message}{more}"
+        known = lookup(self.code)
+        fix = f". Fix: {known.fix}" if known and known.category != "retryable" else ""
+        return f"{what}{status}{where}: {self.message}{more}{fix}"
 
     @property
     def retryable(self) -> bool:
-        """Worth another try: rate limited, Twilio-side trouble, 30133, or unreachable."""
-        if self.code in VALIDATION_CODES:
-            return False
-        if self.code == RETRY_LATER or self.status is None:
+        """Worth another try: rate limited, Twilio-side trouble, 30133, or unreachable. A code
+        in the table is retryable only if the table says so, whatever the HTTP status."""
+        if lookup(self.code) is not None:
+            return in_category(self.code, "retryable")
+        if self.status is None:
             return True
         return self.status == 429 or self.status >= 500
+
+    @property
+    def retry_later(self) -> bool:
+        """Twilio's 30133: worth trying again in minutes, not seconds."""
+        return self.code == RETRY_LATER
+
+    @property
+    def no_certificate(self) -> bool:
+        """The domain has no certificate: HTTP 404, or 400 with 30120 (or 30107), alike."""
+        return self.status == 404 or in_category(self.code, "no-certificate")
+
+    def given_up(self, tries: int, seconds: float) -> TwilioApiError:
+        """This error, saying how long it was tried before the deadline ended it."""
+        return TwilioApiError(self.status, self.code,
+                              f"{self.message} (tried {tries + 1} times over {seconds:.0f}s "
+                              "until the run's deadline)", more_info=self.more_info,
+                              method=self.method, uri=self.uri, retry_after=self.retry_after)
 
     @classmethod
     def from_response(cls, status: int, text: str, headers: Any, method: str,
                       uri: str) -> TwilioApiError:
-        """From Twilio's error body (`code`, `message`, `more_info`, `status`)."""
+        """From Twilio's error body in either shape: the classic one (`code`, `message`,
+        `more_info`, `status`) or RFC 9457 problem details (`type`, `title`, `status`, `code`,
+        `detail`, `instance`)."""
         try:
             body = json.loads(text)
         except ValueError:
@@ -54,10 +76,12 @@ class TwilioApiError(Exception):
         if not isinstance(body, dict):
             body = {}
         code = body.get("code")
-        message = body.get("message") or body.get("detail") or f"HTTP {status} without a body"
+        message = (body.get("message") or body.get("detail") or body.get("title")
+                   or f"HTTP {status} without a body")
+        more_info = next((v for v in (body.get("more_info"), body.get("type"))
+                          if isinstance(v, str) and v.startswith("http")), None)
         return cls(status, code if isinstance(code, int) else None, str(message),
-                   more_info=body.get("more_info") if isinstance(body.get("more_info"), str)
-                   else None, method=method, uri=uri,
+                   more_info=more_info, method=method, uri=uri,
                    retry_after=parse_retry_after((headers or {}).get("Retry-After")))
 
 

@@ -10,9 +10,11 @@ from urllib.parse import urlsplit
 
 from linkshortening.twilio.errors import TwilioApiError
 
-# cert_in_validation.status values that mean "still working on it"; Twilio documents
-# "pending", the others are its obvious spellings. Any other status is a failed validation.
-IN_PROGRESS = frozenset({"pending", "in_progress", "in-progress", "validating", "processing"})
+# cert_in_validation.status: Twilio documents only "pending". A status that says it failed
+# ends the wait; any other one is taken as still pending until the wait's deadline, which
+# then reports it as Twilio gave it.
+FAILED = frozenset({"failed", "failure", "error", "rejected", "invalid", "expired"})
+ValidationStatus = Literal["pending", "failed", "unknown"]
 
 
 def _datetime(value: object) -> datetime | None:
@@ -44,8 +46,16 @@ class CertificateInValidation:
     reason: str | None = None
 
     @property
+    def state(self) -> ValidationStatus:
+        status = self.status.strip().lower()
+        if status == "pending":
+            return "pending"
+        return "failed" if status in FAILED else "unknown"
+
+    @property
     def in_progress(self) -> bool:
-        return self.status.lower() in IN_PROGRESS
+        """Not failed: pending, or a status Twilio does not document."""
+        return self.state != "failed"
 
     @classmethod
     def from_sdk(cls, value: object) -> CertificateInValidation | None:

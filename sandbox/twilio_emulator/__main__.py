@@ -6,10 +6,12 @@ import argparse
 import logging
 import sys
 import threading
+from datetime import datetime
 from pathlib import Path
 
 from cryptography import x509
 
+from sandbox.tls import issue
 from sandbox.twilio_emulator.api import Context
 from sandbox.twilio_emulator.edge import EdgeServer
 from sandbox.twilio_emulator.knobs import FaultInjector, Knobs
@@ -35,9 +37,16 @@ def build(settings: Settings) -> tuple[EmulatorServer, EdgeServer | None]:
                          tls_context(settings.tls_cert, settings.tls_key), app)
     edge = None
     if settings.edge_port:
+        issuer = None
+        if settings.ca_cert and settings.ca_key:
+            ca_cert, ca_key = Path(settings.ca_cert), Path(settings.ca_key)
+
+            def issuer(name: str, not_after: datetime) -> str:
+                return issue(ca_cert, ca_key, name, not_after)
+
         edge = EdgeServer(("127.0.0.1", settings.edge_port),
                           store, tls_context(settings.tls_cert, settings.tls_key),
-                          Path(settings.auth_token_file).parent)
+                          Path(settings.auth_token_file).parent, issuer)
     return api, edge
 
 

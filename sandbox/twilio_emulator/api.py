@@ -17,12 +17,14 @@ from cryptography import x509
 
 from sandbox.twilio_emulator import certcheck, dnscheck
 from sandbox.twilio_emulator.errors import (
+    DOMAIN_MESSAGES,
     DOMAIN_SID_INVALID,
     MESSAGING_SERVICE_TAKEN,
     METHOD_NOT_ALLOWED,
     NOT_PEM,
     ApiError,
     invalid,
+    no_certificate,
     not_found,
     upload_refused,
 )
@@ -54,6 +56,7 @@ class Reply:
     status: int
     body: Body | None  # None: no content (204)
     headers: tuple[tuple[str, str], ...] = ()
+    content_type: str = "application/json; charset=utf-8"
 
 
 @dataclass
@@ -75,6 +78,9 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def _domain(ctx: Context, sid: str) -> Domain:
+    code = ctx.knobs.domain_errors.get(sid)
+    if code is not None:  # a domain Twilio will not (yet) use: the test said so
+        raise ApiError(400, code, DOMAIN_MESSAGES[code])
     domain = ctx.store.domain(sid)
     if domain is None:
         raise ApiError(400, DOMAIN_SID_INVALID, f"Domain SID {sid} is invalid: it is not a "
@@ -85,11 +91,11 @@ def _domain(ctx: Context, sid: str) -> Domain:
 # --- certificates -------------------------------------------------------------------------
 
 
-def _validation_body(validation: Validation | None) -> Body | None:
+def _validation_body(ctx: Context, validation: Validation | None) -> Body | None:
     if validation is None:
         return None
     body: Body = {"date_expires": iso(validation.certificate.not_after),
-                  "status": "failed" if validation.failed else "pending"}
+                  "status": "failed" if validation.failed else ctx.knobs.validation_status}
     if validation.failed:
         body["reason"] = "Certificate validation failed; upload a new valid certificate"
     return body
@@ -110,7 +116,7 @@ def _certificate_body(ctx: Context, domain: Domain, version: int) -> Body:
         body["managed"] = bool(current and current.managed)
         body["requesting"] = domain.requesting
     body["url"] = f"{ctx.base_url}/v{version}/LinkShortening/Domains/{domain.sid}/Certificate"
-    body["cert_in_validation"] = _validation_body(validation)
+    body["cert_in_validation"] = _validation_body(ctx, validation)
     return body
 
 
@@ -140,7 +146,7 @@ def _fetch_certificate(version: int) -> Handler:
         with ctx.store.locked():
             domain = _domain(ctx, req.params["DomainSid"])
             if domain.current is None and domain.validation is None and not domain.requesting:
-                raise not_found(req.path)
+                raise no_certificate(req.path, ctx.knobs.no_certificate)
             return Reply(200, _certificate_body(ctx, domain, version))
     return fetch
 
@@ -149,7 +155,7 @@ def delete_certificate(ctx: Context, req: Request) -> Reply:
     with ctx.store.locked():
         domain = _domain(ctx, req.params["DomainSid"])
         if domain.current is None and domain.validation is None:
-            raise not_found(req.path)
+            raise no_certificate(req.path, ctx.knobs.no_certificate)
         domain.current = domain.validation = None
         domain.updated = utcnow()
     return Reply(204, None)

@@ -29,7 +29,8 @@ class EmulatorControl:
 
     def configure(self, **changes: Any) -> dict[str, Any]:
         """Set knobs (rate_limited, unavailable, retry_later, retry_after, validation_delay,
-        fail_validation, script), add `domains` (DomainSid -> name) and `trust_roots` (PEMs)."""
+        fail_validation, script, no_certificate, problem_details, validation_status,
+        domain_errors), add `domains` (DomainSid -> name) and `trust_roots` (PEMs)."""
         return self._call("POST", changes)
 
     def seed(self, domains: Mapping[str, str]) -> None:

@@ -2,8 +2,10 @@
 
 A TLS listener that picks, by SNI, the certificate currently validated for the named domain
 (as Twilio's edge does once a certificate is current), so the drift checker can look at the
-served certificate in the sandbox. A name with no current certificate gets the sandbox's own
-listener certificate, which covers no domain: exactly what a client would notice.
+served certificate in the sandbox. A Twilio-managed certificate has no bundle in the account
+(Twilio obtains it), so the edge serves one for the name from the sandbox CA, expiring when
+the API says it does. A name with no current certificate gets the sandbox's own listener
+certificate, which covers no domain: exactly what a client would notice.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ import socketserver
 import ssl
 import tempfile
 import threading
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from sandbox.twilio_emulator.state import Store
 
 HANDSHAKE_TIMEOUT = 5.0
+Issuer = Callable[[str, datetime], str]  # (name, not after) -> chain and key, PEM
 
 
 class EdgeServer(socketserver.ThreadingTCPServer):
@@ -25,8 +30,9 @@ class EdgeServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], store: Store, fallback: ssl.SSLContext,
-                 workdir: Path) -> None:
+                 workdir: Path, issuer: Issuer | None = None) -> None:
         self.store, self.fallback, self.workdir = store, fallback, workdir
+        self.issuer = issuer
         self._contexts: dict[str, ssl.SSLContext] = {}  # by certificate SID
         self._lock = threading.Lock()
         fallback.sni_callback = self._pick
@@ -40,14 +46,21 @@ class EdgeServer(socketserver.ThreadingTCPServer):
             domain = next((d for d in store.domains.values()
                            if d.name == server_name.lower()), None)
             current = domain and store.domain(domain.sid) and domain.current
-            if not current or not current.tls_cert:
+            if not current:
                 return
-            sid, tls_cert = current.sid, current.tls_cert
-        conn.context = self._context(sid, tls_cert)
+            sid, tls_cert, name, not_after = (current.sid, current.tls_cert,
+                                              domain.name if domain else "", current.not_after)
+            managed = current.managed
+        if tls_cert:
+            conn.context = self._context(sid, lambda: tls_cert)
+        elif managed and self.issuer is not None:
+            issuer = self.issuer
+            conn.context = self._context(sid, lambda: issuer(name, not_after))
 
-    def _context(self, sid: str, tls_cert: str) -> ssl.SSLContext:
+    def _context(self, sid: str, bundle: Callable[[], str]) -> ssl.SSLContext:
         with self._lock:
             if sid not in self._contexts:
+                tls_cert = bundle()
                 # ssl loads chains only from files: a private one per certificate.
                 with tempfile.NamedTemporaryFile("w", dir=self.workdir, suffix=".pem",
                                                  delete=False) as handle:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 
 from sandbox.twilio_emulator.errors import (
+    DOMAIN_MESSAGES,
     RETRY_LATER,
     SERVICE_UNAVAILABLE,
     TOO_MANY_REQUESTS,
@@ -15,6 +16,7 @@ from sandbox.twilio_emulator.errors import (
 )
 
 FAULT_KINDS = ("429", "503", "30133")
+CHOICES = {"no_certificate": ("404", "30120")}
 
 
 @dataclass
@@ -28,6 +30,12 @@ class Knobs:
     validation_delay: float = 2.0  # seconds an accepted upload stays pending
     fail_validation: bool = False  # accepted uploads end their validation failed
     script: list[str] = field(default_factory=list)  # the next answers, in order: FAULT_KINDS
+    no_certificate: str = "404"  # a domain without a certificate: "404", or "30120" (400)
+    problem_details: bool = False  # errors in RFC 9457 shape (type, title, status, code, ...)
+    validation_status: str = "pending"  # cert_in_validation.status of a pending upload
+    # DomainSid -> the Twilio code every request on that domain is answered with (400):
+    # 30101 unverified, 30106/30108 not ready, 30134 DNS setup incomplete, 30133 busy.
+    domain_errors: dict[str, int] = field(default_factory=dict)
 
     def update(self, changes: Mapping[str, object]) -> None:
         """Apply `changes`; ValueError names an unknown knob or a value of the wrong kind."""
@@ -46,6 +54,20 @@ def _checked(name: str, value: object, current: object) -> object:
         if not isinstance(value, bool):
             raise ValueError(f"{name} must be true or false")
         return value
+    if name in CHOICES:
+        if value not in CHOICES[name]:
+            raise ValueError(f"{name} is one of {', '.join(CHOICES[name])}")
+        return value
+    if isinstance(current, str):
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"{name} must be a non-empty string")
+        return value
+    if isinstance(current, dict):
+        if not isinstance(value, dict) or any(
+                not isinstance(k, str) or v not in DOMAIN_MESSAGES for k, v in value.items()):
+            raise ValueError(f"{name} maps DomainSid to one of "
+                             f"{', '.join(map(str, DOMAIN_MESSAGES))}")
+        return dict(value)
     if isinstance(current, list):
         if not isinstance(value, list) or any(v not in FAULT_KINDS for v in value):
             raise ValueError(f"{name} must be a list of {', '.join(FAULT_KINDS)}")

@@ -50,6 +50,10 @@ class Settings:
     domains: dict[str, str] = field(default_factory=dict)  # DomainSid -> domain name
     knobs: dict[str, object] = field(default_factory=dict)
     edge_port: int = 0  # the TLS "port 443" serving each domain's current certificate
+    # The sandbox CA (certificate, key) that issues what the edge serves for Twilio-managed
+    # certificates; empty: the edge serves its listener certificate for them.
+    ca_cert: str = ""
+    ca_key: str = ""
 
     def write(self, path: Path) -> Path:
         write_atomic(path, json.dumps(asdict(self), indent=2))

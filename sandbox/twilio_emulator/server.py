@@ -23,6 +23,7 @@ from sandbox.twilio_emulator.errors import AUTHENTICATION, ApiError
 from sandbox.twilio_emulator.knobs import FaultInjector
 
 CONTROL = "/__emulator/"
+PROBLEM_JSON = "application/problem+json"  # RFC 9457
 HEALTH = CONTROL + "health"
 HANDSHAKE_TIMEOUT = 10.0
 log = logging.getLogger("twilio-emulator")
@@ -50,10 +51,17 @@ class App:
                 raise fault
             return dispatch(self.ctx, method, path, _form(headers, body))
         except ApiError as exc:
-            return Reply(exc.status, exc.body(), exc.headers)
+            return self._error(exc)
         except Exception:  # a bug here must still answer like Twilio, and be in the log
             log.error("internal error on %s %s\n%s", method, path, traceback.format_exc())
-            return Reply(500, ApiError(500, 20500, "Internal Server Error").body())
+            return self._error(ApiError(500, 20500, "Internal Server Error"))
+
+    def _error(self, exc: ApiError) -> Reply:
+        with self.faults.lock:
+            problem = self.ctx.knobs.problem_details
+        if problem:
+            return Reply(exc.status, exc.body(problem=True), exc.headers, PROBLEM_JSON)
+        return Reply(exc.status, exc.body(), exc.headers)
 
     def _authenticate(self, header: str | None) -> None:
         scheme, _, encoded = (header or "").partition(" ")
@@ -143,7 +151,7 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         payload = json.dumps(reply.body).encode()
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
