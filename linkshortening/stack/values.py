@@ -36,6 +36,24 @@ ASCII_FIX = ("write names in ASCII; give an internationalised name as its punyco
              "e.g. xn--bcher-kva.example for bücher.example")
 
 
+def matching(pattern: re.Pattern[str], what: str, fix: str) -> Check:
+    """A check that `value` is entirely `pattern` (what: "an e-mail address")."""
+    def check(value: str, key: str, source: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ConfigError(source, key, f"{quoted(value)} is not {what}", fix)
+        return value
+    return check
+
+
+domain_sid = matching(DOMAIN_SID, "a Twilio Domain SID", "copy it from Console > Admin Center > "
+                      "Domains (DN followed by 32 hex digits)")
+service_sid = matching(MESSAGING_SERVICE_SID, "a Messaging Service SID", "copy it from Console > "
+                       "Messaging > Services (MG followed by 32 hex digits)")
+verification_txt = matching(VERIFICATION_TXT, "a Twilio domain-verification value",
+                            "copy it from Twilio Admin > Domains > Verify (DNS method): "
+                            "twilio-domain-verification= followed by 32 hex digits")
+
+
 def hostname(value: str, key: str, source: str, wildcard: bool) -> str:
     """A fully qualified ASCII name, lower case, without the trailing dot."""
     if not value.isascii():
@@ -76,46 +94,12 @@ def alt_name(value: str, key: str, source: str, zone: str) -> str:
     return name
 
 
-def domain_sid(value: str, key: str, source: str) -> str:
-    if not DOMAIN_SID.fullmatch(value):
-        raise ConfigError(source, key, f"{quoted(value)} is not a Twilio Domain SID",
-                          "copy it from Console > Admin Center > Domains "
-                          "(DN followed by 32 hex digits)")
-    return value
-
-
-def service_sid(value: str, key: str, source: str) -> str:
-    if not MESSAGING_SERVICE_SID.fullmatch(value):
-        raise ConfigError(source, key, f"{quoted(value)} is not a Messaging Service SID",
-                          "copy it from Console > Messaging > Services (MG followed by 32 hex "
-                          "digits)")
-    return value
-
-
-def verification_txt(value: str, key: str, source: str) -> str:
-    if not VERIFICATION_TXT.fullmatch(value):
-        raise ConfigError(source, key,
-                          f"{quoted(value)} is not a Twilio domain-verification value",
-                          "copy it from Twilio Admin > Domains > Verify (DNS method): "
-                          "twilio-domain-verification= followed by 32 hex digits")
-    return value
-
-
 def ipv4(value: str, key: str, source: str) -> str:
     try:
         return str(ipaddress.IPv4Address(value))
     except ValueError:
         raise ConfigError(source, key, f"{quoted(value)} is not an IPv4 address",
                           "list Twilio's published Link Shortening IPs") from None
-
-
-def matching(pattern: re.Pattern[str], what: str, fix: str) -> Check:
-    """A check that `value` is entirely `pattern` (what: "an e-mail address")."""
-    def check(value: str, key: str, source: str) -> str:
-        if not pattern.fullmatch(value):
-            raise ConfigError(source, key, f"{quoted(value)} is not {what}", fix)
-        return value
-    return check
 
 
 schedule = matching(SCHEDULE, "an EventBridge schedule expression",

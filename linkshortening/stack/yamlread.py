@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 from yaml.composer import Composer
@@ -50,6 +50,7 @@ SYNTAX_FIX = "fix the YAML syntax there (indentation, quotes, colons)"
 TOO_DEEP = f"nests deeper than {MAX_DEPTH} levels"
 DEPTH_FIX = "a stack file nests a few levels: flatten it"
 KeyPath = list[str | int]  # mapping keys and sequence indexes from the document root
+CollectionT = TypeVar("CollectionT", SequenceNode, MappingNode)
 
 
 class BoundError(MarkedYAMLError):
@@ -158,14 +159,19 @@ class _BoundedComposer(Composer):
                              "a stack file has a few dozen values a domain: remove the aliases "
                              "that multiply them")
 
-    def compose_sequence_node(self, anchor: Any) -> SequenceNode:
+    def _start(self, kind: type[CollectionT], anchor: Any) -> CollectionT:
+        """A new sequence or mapping node from its start event, registered under `anchor`."""
         start = self.get_event()
         tag = start.tag
         if tag is None or tag == "!":
-            tag = self.resolve(SequenceNode, None, start.implicit)
-        node = SequenceNode(tag, [], start.start_mark, None, flow_style=start.flow_style)
+            tag = self.resolve(kind, None, start.implicit)
+        node = kind(tag, [], start.start_mark, None, flow_style=start.flow_style)
         if anchor is not None:
             self.anchors[anchor] = node
+        return node
+
+    def compose_sequence_node(self, anchor: Any) -> SequenceNode:
+        node = self._start(SequenceNode, anchor)
         while not self.check_event(SequenceEndEvent):
             self.path.append(len(node.value))
             node.value.append(self.compose_node(node, len(node.value)))
@@ -174,13 +180,7 @@ class _BoundedComposer(Composer):
         return node
 
     def compose_mapping_node(self, anchor: Any) -> MappingNode:
-        start = self.get_event()
-        tag = start.tag
-        if tag is None or tag == "!":
-            tag = self.resolve(MappingNode, None, start.implicit)
-        node = MappingNode(tag, [], start.start_mark, None, flow_style=start.flow_style)
-        if anchor is not None:
-            self.anchors[anchor] = node
+        node = self._start(MappingNode, anchor)
         while not self.check_event(MappingEndEvent):
             event = self.peek_event()
             if not isinstance(event, ScalarEvent | AliasEvent):
