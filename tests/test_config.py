@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import textwrap
 from pathlib import Path
@@ -9,9 +10,12 @@ from pathlib import Path
 import pytest
 
 from linkshortening.cli.main import main
+from linkshortening.stack import values
 from linkshortening.stack.errors import ConfigError
 from linkshortening.stack.load import load_stack, load_stack_file
+from linkshortening.stack.parse import parse_stack
 from linkshortening.stack.targets import CNAME_TARGET, DEFAULT_ALLOWED_IPS
+from linkshortening.stack.yamlread import parse_yaml, read_text
 from tests.conftest import ROOT, lsctl_argv
 
 GOOD_SID = "DN" + "a" * 32
@@ -292,3 +296,112 @@ def test_bad_verification_txt(tmp_path: Path, value: str) -> None:
     with pytest.raises(ConfigError, match="Twilio Admin > Domains") as info:
         load_stack_file(path)
     assert info.value.key == "lsctl:domains[0].verificationTxt"
+
+
+def _domains(*entries: tuple[str, str, str]) -> str:
+    """One flow-mapping line per (fqdn, domainSid, extra keys) in zone example.com."""
+    return "".join(f"- {{fqdn: {fqdn}, zone: example.com, domainSid: {sid}{extra}}}\n"
+                   for fqdn, sid, extra in entries)
+
+
+def test_duplicate_domain_sid_names_both_places(tmp_path: Path) -> None:
+    path = domain_stack(tmp_path, _domains(("a.example.com", GOOD_SID, ""),
+                                           ("b.example.com", GOOD_SID, "")))
+    with pytest.raises(ConfigError) as info:
+        load_stack_file(path)
+    assert info.value.key == "lsctl:domains[1].domainSid"
+    assert "also the domainSid of domains[0] (a.example.com)" in info.value.problem
+
+
+def test_messaging_service_on_two_domains_names_both_places(tmp_path: Path) -> None:
+    services = f", messagingServiceSids: [{GOOD_MG}]"
+    path = domain_stack(tmp_path, _domains(("a.example.com", GOOD_SID, services),
+                                           ("b.example.com", "DN" + "c" * 32, services)))
+    with pytest.raises(ConfigError) as info:
+        load_stack_file(path)
+    assert info.value.key == "lsctl:domains[1].messagingServiceSids[0]"
+    assert "also at domains[0].messagingServiceSids[0] (a.example.com)" in info.value.problem
+    assert "30130" in info.value.problem
+
+
+def _state_stack(directory: Path, name: str, state: str, sid: str = GOOD_SID) -> Path:
+    path = directory / f"Pulumi.{name}.yaml"
+    path.write_text(f"config:\n  lsctl:acme: {{state: {state}}}\n  lsctl:domains: "
+                    f"[{{fqdn: {name}.example.com, zone: example.com, domainSid: {sid}}}]\n")
+    return path
+
+
+@pytest.mark.parametrize(("mine", "theirs"), [
+    ("{backend: secretsmanager, location: lsctl/prod}",
+     "{backend: secretsmanager, location: lsctl/prod/}"),
+    ("{location: state/prod}", "{backend: directory, location: ./state/./prod}"),
+])
+def test_state_location_of_another_stack_file_is_refused(tmp_path: Path, mine: str,
+                                                         theirs: str) -> None:
+    _state_stack(tmp_path, "prod", theirs)
+    path = _state_stack(tmp_path, "staging", mine)
+    with pytest.raises(ConfigError) as info:
+        load_stack_file(path)
+    assert info.value.key == "lsctl:acme.state.location"
+    assert str(path) in str(info.value) and str(tmp_path / "Pulumi.prod.yaml") in str(info.value)
+
+
+def test_distinct_or_default_state_locations_load(tmp_path: Path) -> None:
+    _state_stack(tmp_path, "prod", "{backend: secretsmanager, location: lsctl/prod}")
+    _state_stack(tmp_path, "dir", "{backend: directory, location: lsctl/prod}")  # not the same
+    (tmp_path / "Pulumi.broken.yaml").write_text("config: [location\n")  # its own problem
+    path = _state_stack(tmp_path, "staging", "{backend: secretsmanager, location: lsctl/stg}")
+    assert load_stack_file(path).acme.state_location == "lsctl/stg"
+    assert load_stack_file(tmp_path / "Pulumi.dir.yaml").acme.state_backend == "directory"
+    default = _state_stack(tmp_path, "other", "{backend: secretsmanager}")
+    assert load_stack_file(default).acme.state_location is None
+
+
+@pytest.mark.parametrize(("pattern", "good"), [
+    (values.DOMAIN_SID, GOOD_SID),
+    (values.MESSAGING_SERVICE_SID, GOOD_MG),
+    (values.VERIFICATION_TXT, VERIFICATION),
+    (values.LABEL, "links"),
+    (values.SCHEDULE, "rate(12 hours)"),
+])
+def test_patterns_match_whole_values_only(pattern: re.Pattern[str], good: str) -> None:
+    assert pattern.fullmatch(good)
+    # `re.match(r"^...$")` accepts these: `$` matches before a trailing newline.
+    assert not pattern.fullmatch(good + "\n")
+    assert re.match(f"^{pattern.pattern}$", good + "\n")
+
+
+BASE = {"domains": [{"fqdn": "a.example.com", "zone": "example.com", "domainSid": GOOD_SID}]}
+
+
+@pytest.mark.parametrize(("config", "key", "problem"), [
+    ({"acme": {"propagationInterval": float("nan")}}, "lsctl:acme.propagationInterval", "got nan"),
+    ({"acme": {"propagationInterval": float("inf")}}, "lsctl:acme.propagationInterval", "got inf"),
+    ({"ttl": 10**5000}, "lsctl:ttl", "got a 16610-bit number"),
+    ({"domains": [{**BASE["domains"][0], "domainSid": GOOD_SID + "\n"}]},
+     "lsctl:domains[0].domainSid", "has an unprintable character (\\n)"),
+    ({"domains": [{**BASE["domains"][0], "fqdn": "x" * 100_000 + ".example.com"}]},
+     "lsctl:domains[0].fqdn", "'xxxxxxxxxx"),
+])
+def test_pulumi_config_path_refuses_the_same(config: dict[str, object], key: str,
+                                             problem: str) -> None:
+    # components/stack_config.py hands pulumi.Config's JSON values to parse_stack directly.
+    with pytest.raises(ConfigError) as info:
+        parse_stack({**BASE, **config}, "stacks/Pulumi.t.yaml", "t")
+    assert info.value.key == key and problem in info.value.problem
+    assert len(str(info.value)) < 500
+
+
+def test_a_10000_domain_stack_is_within_the_bounds() -> None:
+    # Issue 14's fleet: the loader's bounds must leave room for it (about 20% of MAX_NODES).
+    lines = ["config:", "  lsctl:dns: {provider: route53}", "  lsctl:domains:"]
+    for i in range(10_000):
+        lines.append(f"    - {{fqdn: d{i}.example.com, zone: example.com, domainSid: DN{i:032x}, "
+                     f"messagingServiceSids: [MG{i:032x}], fallbackUrl: https://example.com/x}}")
+    data = parse_yaml("\n".join(lines) + "\n", "Pulumi.fleet.yaml")
+    assert isinstance(data, dict) and len(data["config"]["lsctl:domains"]) == 10_000
+
+
+def test_reading_is_bounded_even_for_endless_files() -> None:
+    with pytest.raises(ConfigError, match=r"/dev/zero: is larger than 8 MiB"):
+        read_text(Path("/dev/zero"))

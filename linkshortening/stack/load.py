@@ -2,70 +2,83 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from linkshortening.stack.errors import ConfigError
+from linkshortening.stack.errors import ConfigError, quoted
 from linkshortening.stack.model import Stack
 from linkshortening.stack.parse import NAMESPACE, parse_stack
+from linkshortening.stack.yamlread import parse_yaml, read_text, read_yaml
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys instead of silently keeping the last one."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def read_yaml(path: Path) -> object:
-    """Parse a YAML file, turning every failure into a ConfigError naming the file."""
+def load_stack_file(path: Path, name: str | None = None, loader: str | None = None) -> Stack:
+    """Load `Pulumi.<stack>.yaml`: the `lsctl:` keys are ours, other namespaces are Pulumi's.
+    `loader` picks the YAML parser (yamlread.LOADERS; default libyaml where available)."""
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(source, "", "file not found",
-                          "check the path, or create it from stacks/Pulumi.example.yaml") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(source, "", f"cannot be read ({exc.__class__.__name__})",
-                          "make it a readable UTF-8 text file") from None
-    try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(source, "", f"invalid YAML at {where}: {problem}",
-                          "fix the YAML syntax there (indentation, quotes, colons)") from None
-
-
-def load_stack_file(path: Path, name: str | None = None) -> Stack:
-    """Load `Pulumi.<stack>.yaml`: the `lsctl:` keys are ours, other namespaces are Pulumi's."""
-    source = str(path)
-    data = read_yaml(path)
+    data = read_yaml(path, loader)
     if not isinstance(data, Mapping) or not isinstance(data.get("config"), Mapping):
         raise ConfigError(source, "config", "a Pulumi stack file needs a top-level config mapping",
                           "start the file with `config:` and put lsctl:domains under it")
+    stack_name = name or path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    stack = parse_stack(_ours(data["config"]), source, stack_name)
+    _refuse_shared_state(path, stack)
+    return stack
+
+
+def _ours(config: Mapping[Any, Any]) -> dict[str, Any]:
     ours: dict[str, Any] = {}
-    for key, value in data["config"].items():
+    for key, value in config.items():
         namespace, _, bare = str(key).partition(":")
         if namespace == NAMESPACE and bare:
             ours[bare] = value
-    stack_name = name or path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-    return parse_stack(ours, source, stack_name)
+    return ours
+
+
+def _refuse_shared_state(path: Path, stack: Stack) -> None:
+    """Two stacks on one state location would take each other's lock, account and journal
+    (and certificates): refuse a location another stack file beside this one names too."""
+    mine = _state_place(stack.acme.state_backend, stack.acme.state_location)
+    if mine is None:
+        return
+    for other in sorted(path.parent.glob("Pulumi.*.yaml")):
+        if other.name == path.name or not other.is_file():
+            continue
+        try:
+            text = read_text(other)
+            # Only a file that says `location` can set one; skip parsing all the others.
+            theirs = _explicit_state(parse_yaml(text, str(other))) if "location" in text else None
+        except ConfigError:
+            continue  # that file's own load reports what is wrong with it
+        if theirs == mine:
+            raise ConfigError(str(path), f"{NAMESPACE}:acme.state.location",
+                              f"{quoted(stack.acme.state_location)} is also the state location "
+                              f"of {other}",
+                              "give each stack its own location, or leave it out for the "
+                              "per-stack default")
+
+
+def _explicit_state(data: object) -> tuple[str, str] | None:
+    """The (backend, location) a stack file sets explicitly, read without validating it."""
+    config = data.get("config") if isinstance(data, Mapping) else None
+    acme = _ours(config).get("acme") if isinstance(config, Mapping) else None
+    state = acme.get("state") if isinstance(acme, Mapping) else None
+    if not isinstance(state, Mapping):
+        return None
+    backend, location = state.get("backend") or "directory", state.get("location")
+    if not isinstance(backend, str) or not isinstance(location, str):
+        return None
+    return _state_place(backend, location)
+
+
+def _state_place(backend: str, location: str | None) -> tuple[str, str] | None:
+    """One spelling per place: `state/./prod` is `state/prod`, `lsctl/prod/` is `lsctl/prod`."""
+    if not location:
+        return None
+    if backend == "directory":
+        return backend, os.path.normpath(location)
+    return backend, location.rstrip("/")
 
 
 def find_project_dir(start: Path | None = None) -> Path:

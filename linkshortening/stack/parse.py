@@ -7,14 +7,14 @@ naming the file, the key and the fix.
 
 from __future__ import annotations
 
-import ipaddress
-import re
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from linkshortening.common.names import in_zone, normalize
-from linkshortening.stack.errors import ConfigError
+from linkshortening.common.names import in_zone
+from linkshortening.stack import values
+from linkshortening.stack.errors import ConfigError, quoted
 from linkshortening.stack.model import (
     ACME_DIRECTORIES,
     AcmeSettings,
@@ -33,12 +33,6 @@ STACK_KEYS = ("domains", "allowedIps", "ttl", "dns", "acme", "renewal")
 # them; the loader accepts them in the file (as {secure: ...}) and keeps them out of `Stack`.
 SECRET_KEYS = ("twilioAccountSid", "twilioAuthToken", "twilioApiKey", "twilioApiSecret",
                "tsigSecret")
-DOMAIN_SID = re.compile(r"^DN[0-9a-fA-F]{32}$")
-MESSAGING_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
-# Twilio Admin > Domains, DNS method: a TXT record at _twilio.<domain> with this value.
-VERIFICATION_TXT = re.compile(r"^twilio-domain-verification=[0-9a-fA-F]{32}$")
-# RFC 1123 labels; a leading "*." is allowed only where wildcards are (altNames).
-LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 DNS_PROVIDERS = ("route53", "rfc2136")
 TSIG_ALGORITHMS = ("hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1")
 
@@ -59,7 +53,7 @@ def parse_stack(config: Mapping[str, Any], source: str, name: str) -> Stack:
 
 def _parse_stack(config: Mapping[str, Any], source: str, name: str) -> Stack:
     top = Reader(source, "", config)
-    raw_ips = top.strings("allowedIps", lambda v, k: _ipv4(v, k, source))
+    raw_ips = top.strings("allowedIps", lambda v, k: values.ipv4(v, k, source))
     if top.get("allowedIps") is not None and not raw_ips:
         raise top.error("allowedIps", "is empty", "list Twilio's published IPs, or remove the key")
     ips = raw_ips or DEFAULT_ALLOWED_IPS
@@ -75,17 +69,10 @@ def _parse_stack(config: Mapping[str, Any], source: str, name: str) -> Stack:
         raise top.error("domains", "must be a non-empty list", "declare at least one domain")
     top.finish()
 
-    domains: list[DomainSpec] = []
-    seen: dict[str, int] = {}
-    for i, raw in enumerate(raw_domains):
-        spec = _domain(source, f"domains[{i}]", raw, ttl, default_dns)
-        if spec.fqdn in seen:
-            raise ConfigError(source, f"domains[{i}].fqdn",
-                              f"{spec.fqdn} is declared twice (also domains[{seen[spec.fqdn]}])",
-                              "keep one entry per domain")
-        seen[spec.fqdn] = i
-        domains.append(spec)
-    return Stack(name=name, source=source, domains=tuple(domains),
+    domains = tuple(_domain(source, f"domains[{i}]", raw, ttl, default_dns)
+                    for i, raw in enumerate(raw_domains))
+    _refuse_shared(source, domains)
+    return Stack(name=name, source=source, domains=domains,
                  targets=TwilioTargets(allowed_ips=ips), acme=acme, renewal=renewal)
 
 
@@ -93,19 +80,13 @@ def _renewal(source: str, raw: object) -> RenewalSettings:
     if raw is None:
         return RenewalSettings()
     r = Reader(source, "renewal", raw)
-    schedule = r.string("schedule") or "rate(12 hours)"
-    if not re.match(r"^(rate|cron)\(.+\)$", schedule):
-        raise r.error("schedule", f"{schedule!r} is not an EventBridge schedule expression",
-                      "use rate(12 hours) or cron(17 3,15 * * ? *)")
-    email = r.string("alarmEmail")
-    if email is not None and "@" not in email:
-        raise r.error("alarmEmail", f"{email!r} is not an e-mail address",
-                      "give the address that should get expiry alarms")
+    schedule = _checked(r, "schedule", values.schedule) or "rate(12 hours)"
     settings = RenewalSettings(
         schedule=schedule,
         flexible_window_minutes=r.integer("flexibleWindowMinutes", 60, 1, 1440),
         alarm_days=r.integer("alarmDays", 21, 1, 89),
-        alarm_email=email,
+        alarm_email=_checked(r, "alarmEmail", values.matching(
+            values.EMAIL, "an e-mail address", "give the address that should get expiry alarms")),
         memory_mb=r.integer("memoryMb", 512, 128, 10240),
         timeout_seconds=r.integer("timeoutSeconds", 900, 60, 900),
         enabled=r.boolean("enabled", True),
@@ -122,23 +103,16 @@ def _acme(source: str, raw: object) -> AcmeSettings:
     directory = r.string("directory") or "letsencrypt"
     url = ACME_DIRECTORIES.get(directory, directory)
     if urlsplit(url).scheme != "https":
-        raise r.error("directory", f"{directory!r} is neither a known CA nor an https:// URL",
+        raise r.error("directory",
+                      f"{quoted(directory)} is neither a known CA nor an https:// URL",
                       f"use {' or '.join(ACME_DIRECTORIES)}, or the CA's https directory URL")
-    email = r.string("email")
-    if email is not None and "@" not in email:
-        raise r.error("email", f"{email!r} is not an e-mail address",
-                      "give the address the CA should write to about expiring certificates")
-    interval = r.get("propagationInterval")
-    if interval is not None and (isinstance(interval, bool)
-                                 or not isinstance(interval, int | float) or interval <= 0):
-        raise r.error("propagationInterval", f"expected seconds > 0, got {interval!r}",
-                      "use a number such as 2")
-    fraction = r.get("renewWhenLifetimeLeft")
-    if fraction is not None and (isinstance(fraction, bool)
-                                 or not isinstance(fraction, int | float)
-                                 or not 0 < fraction < 1):
-        raise r.error("renewWhenLifetimeLeft", f"expected a fraction between 0 and 1, "
-                      f"got {fraction!r}", "use e.g. 0.33 to renew with a third left")
+    email = _checked(r, "email", values.matching(
+        values.EMAIL, "an e-mail address",
+        "give the address the CA should write to about expiring certificates"))
+    interval = _number(r, "propagationInterval", 0, 3600, "seconds between 0 and 3600",
+                       "use a number such as 2")
+    fraction = _number(r, "renewWhenLifetimeLeft", 0, 1, "a fraction between 0 and 1",
+                       "use e.g. 0.33 to renew with a third left")
     state = r.get("state") or {}
     s = Reader(source, "acme.state", state)
     settings = AcmeSettings(
@@ -147,9 +121,9 @@ def _acme(source: str, raw: object) -> AcmeSettings:
         agree_tos=r.boolean("agreeTos", False),
         key_type=r.choice("keyType", KEY_TYPES, "ecdsa-p256") or "ecdsa-p256",
         renew_fraction=float(fraction) if fraction is not None else 1 / 3,
-        profile=r.string("profile"),
-        eab_kid_env=r.string("eabKidEnv") or "LSCTL_EAB_KID",
-        eab_hmac_env=r.string("eabHmacEnv") or "LSCTL_EAB_HMAC",
+        profile=_checked(r, "profile", values.profile),
+        eab_kid_env=_checked(r, "eabKidEnv", values.env_name) or "LSCTL_EAB_KID",
+        eab_hmac_env=_checked(r, "eabHmacEnv", values.env_name) or "LSCTL_EAB_HMAC",
         propagation_timeout=r.integer("propagationTimeout", 120, 1, 3600),
         propagation_interval=float(interval) if interval is not None else 2.0,
         propagation_check=r.boolean("propagationCheck", True),
@@ -164,21 +138,17 @@ def _acme(source: str, raw: object) -> AcmeSettings:
 def _domain(source: str, path: str, raw: object, ttl: int,
             default_dns: DnsSettings | None) -> DomainSpec:
     r = Reader(source, path, raw)
-    fqdn = _hostname(r.string("fqdn", True, "give the domain, e.g. fqdn: links.example.com"),
-                     r.key("fqdn"), source, wildcard=False)
-    zone = _hostname(r.string("zone", True, "give the DNS zone that holds it, e.g. example.com"),
-                     r.key("zone"), source, wildcard=False)
+    fqdn = _required(r, "fqdn", "give the domain, e.g. fqdn: links.example.com",
+                     lambda v, k, s: values.hostname(v, k, s, wildcard=False))
+    zone = _required(r, "zone", "give the DNS zone that holds it, e.g. example.com",
+                     lambda v, k, s: values.hostname(v, k, s, wildcard=False))
     if not in_zone(fqdn, zone):
         raise r.error("fqdn", f"{fqdn} is outside its zone {zone}",
                       f"use a name ending in .{zone}, or set zone to the zone that holds {fqdn}")
-    sid = r.string("domainSid", True, "copy the Domain SID from Console > Admin Center > Domains")
-    assert sid is not None
-    if not DOMAIN_SID.match(sid):
-        raise r.error("domainSid", f"{sid!r} is not a Twilio Domain SID",
-                      "copy it from Console > Admin Center > Domains "
-                      "(DN followed by 32 hex digits)")
-    services = r.strings("messagingServiceSids", lambda v, k: _service_sid(v, k, source))
-    alt = r.strings("altNames", lambda v, k: _alt_name(v, k, source, zone))
+    sid = _required(r, "domainSid", "copy the Domain SID from Console > Admin Center > Domains",
+                    values.domain_sid)
+    services = r.strings("messagingServiceSids", lambda v, k: values.service_sid(v, k, source))
+    alt = r.strings("altNames", lambda v, k: values.alt_name(v, k, source, zone))
     dns_raw = r.get("dns")
     spec = DomainSpec(
         fqdn=fqdn,
@@ -194,7 +164,7 @@ def _domain(source: str, path: str, raw: object, ttl: int,
         ttl=r.integer("ttl", ttl, 30, 86400),
         dns=_dns(source, r.key("dns"), dns_raw) if dns_raw is not None else default_dns,
         caa=r.boolean("caa", False),
-        verification_txt=_verification_txt(r),
+        verification_txt=_checked(r, "verificationTxt", values.verification_txt),
         allow_overwrite=r.boolean("allowOverwrite", False),
     )
     r.finish()
@@ -209,64 +179,76 @@ def _dns(source: str, path: str, raw: object) -> DnsSettings | None:
     if provider is None:
         raise r.error("provider", "is required but missing", "set provider: route53 or rfc2136")
     if provider == "route53":
-        settings = DnsSettings(provider="route53", hosted_zone_id=r.string("hostedZoneId"))
+        settings = DnsSettings(provider="route53",
+                               hosted_zone_id=_checked(r, "hostedZoneId", values.hosted_zone_id))
     else:
         algorithm = r.choice("tsigAlgorithm", TSIG_ALGORITHMS, "hmac-sha256")
         assert algorithm is not None
         settings = DnsSettings(
             provider="rfc2136",
-            server=r.string("server"),
-            tsig_key_name=r.string("tsigKeyName", True, "name the TSIG key the server accepts"),
+            server=_checked(r, "server", values.server),
+            tsig_key_name=_required(r, "tsigKeyName", "name the TSIG key the server accepts",
+                                    values.tsig_key_name),
             tsig_algorithm=algorithm,
-            tsig_secret_env=r.string("tsigSecretEnv") or "LSCTL_TSIG_SECRET",
+            tsig_secret_env=_checked(r, "tsigSecretEnv", values.env_name) or "LSCTL_TSIG_SECRET",
         )
     r.finish()
     return settings
 
 
-def _hostname(value: str | None, key: str, source: str, wildcard: bool) -> str:
+def _checked(r: Reader, name: str, check: values.Check) -> str | None:
+    """The string at `name` (None when absent), passed through `check`."""
+    value = r.string(name)
+    return None if value is None else check(value, r.key(name), r.source)
+
+
+def _required(r: Reader, name: str, fix: str, check: values.Check) -> str:
+    value = r.string(name, True, fix)
     assert value is not None
-    name = normalize(value)
-    labels = name.split(".")
-    if wildcard and labels[0] == "*":
-        labels = labels[1:]
-    if len(labels) < 2 or len(name) > 253 or not all(LABEL.match(label) for label in labels):
-        raise ConfigError(source, key, f"{value!r} is not a valid domain name",
-                          "use a fully qualified name such as links.example.com")
-    return name
+    return check(value, r.key(name), r.source)
 
 
-def _alt_name(value: str, key: str, source: str, zone: str) -> str:
-    name = _hostname(value, key, source, wildcard=True)
-    if not in_zone(name.removeprefix("*."), zone):
-        raise ConfigError(source, key, f"{name} is outside the zone {zone}",
-                          f"use names ending in .{zone}")
-    return name
+def _number(r: Reader, name: str, low: float, high: float, what: str,
+            fix: str) -> float | None:
+    """A finite number strictly between low and high: `.nan` compares false with anything."""
+    value = r.get(name)
+    if value is None:
+        return None
+    if (isinstance(value, bool) or not isinstance(value, int | float)
+            or not math.isfinite(value) or not low < value < high):
+        raise r.error(name, f"expected {what}, got {quoted(value)}", fix)
+    return float(value)
 
 
-def _service_sid(value: str, key: str, source: str) -> str:
-    if not MESSAGING_SERVICE_SID.match(value):
-        raise ConfigError(source, key, f"{value!r} is not a Messaging Service SID",
-                          "copy it from Console > Messaging > Services (MG followed by 32 hex "
-                          "digits)")
-    return value
-
-
-def _ipv4(value: str, key: str, source: str) -> str:
-    try:
-        return str(ipaddress.IPv4Address(value))
-    except ValueError:
-        raise ConfigError(source, key, f"{value!r} is not an IPv4 address",
-                          "list Twilio's published Link Shortening IPs") from None
-
-
-def _verification_txt(r: Reader) -> str | None:
-    value = r.string("verificationTxt")
-    if value is not None and not VERIFICATION_TXT.match(value):
-        raise r.error("verificationTxt", f"{value!r} is not a Twilio domain-verification value",
-                      "copy it from Twilio Admin > Domains > Verify (DNS method): "
-                      "twilio-domain-verification= followed by 32 hex digits")
-    return value
+def _refuse_shared(source: str, domains: Sequence[DomainSpec]) -> None:
+    """One fqdn, one Domain SID, one domain per Messaging Service: two fqdns on one SID would
+    overwrite each other's certificate, and Twilio refuses a shared service (30130) late."""
+    fqdns: dict[str, int] = {}
+    sids: dict[str, int] = {}
+    services: dict[str, tuple[int, int]] = {}
+    for i, spec in enumerate(domains):
+        if spec.fqdn in fqdns:
+            raise ConfigError(source, f"domains[{i}].fqdn",
+                              f"{spec.fqdn} is declared twice (also domains[{fqdns[spec.fqdn]}])",
+                              "keep one entry per domain")
+        fqdns[spec.fqdn] = i
+        if spec.domain_sid in sids:
+            j = sids[spec.domain_sid]
+            raise ConfigError(source, f"domains[{i}].domainSid",
+                              f"{spec.domain_sid} is also the domainSid of domains[{j}] "
+                              f"({domains[j].fqdn})",
+                              f"each domain has its own SID: copy the one of {spec.fqdn} from "
+                              "Console > Admin Center > Domains")
+        sids[spec.domain_sid] = i
+        for k, service in enumerate(spec.messaging_service_sids):
+            if service in services:
+                j, m = services[service]
+                raise ConfigError(source, f"domains[{i}].messagingServiceSids[{k}]",
+                                  f"{service} is also at domains[{j}].messagingServiceSids[{m}] "
+                                  f"({domains[j].fqdn}); a Messaging Service can use one domain "
+                                  "only (Twilio error 30130)",
+                                  "list each Messaging Service under one domain, once")
+            services[service] = (i, k)
 
 
 def _https(r: Reader, name: str) -> str | None:
@@ -275,6 +257,6 @@ def _https(r: Reader, name: str) -> str | None:
         return None
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.hostname:
-        raise r.error(name, f"{url!r} is not an https:// URL",
+        raise r.error(name, f"{quoted(url)} is not an https:// URL",
                       "Twilio calls and redirects only to https URLs: use https://...")
     return url

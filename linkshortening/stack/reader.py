@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from linkshortening.stack.errors import ConfigError
+from linkshortening.stack.errors import ConfigError, kind, quoted
 
 
 class Reader:
@@ -35,6 +35,8 @@ class Reader:
         value = self.get(name, required, fix)
         if value is not None and not isinstance(value, str):
             raise self.error(name, f"expected a string, got {kind(value)}", fix or "quote it")
+        if value is not None:
+            one_line(value, self.source, self.key(name))
         return value
 
     def boolean(self, name: str, default: bool) -> bool:
@@ -42,7 +44,8 @@ class Reader:
         if value is None:
             return default
         if not isinstance(value, bool):
-            raise self.error(name, f"expected true or false, got {value!r}", "write true or false")
+            raise self.error(name, f"expected true or false, got {quoted(value)}",
+                             "write true or false")
         return value
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:
@@ -50,7 +53,7 @@ class Reader:
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise self.error(name, f"expected a whole number {low}..{high}, got {value!r}",
+            raise self.error(name, f"expected a whole number {low}..{high}, got {quoted(value)}",
                              f"use a number between {low} and {high}")
         return value
 
@@ -66,7 +69,7 @@ class Reader:
             if not isinstance(item, str):
                 raise ConfigError(self.source, key, f"expected a string, got {kind(item)}",
                                   "quote it")
-            out.append(check(item, key))
+            out.append(check(one_line(item, self.source, key), key))
         return tuple(out)
 
     def choice(self, name: str, options: tuple[str, ...], default: str | None) -> str | None:
@@ -74,7 +77,7 @@ class Reader:
         if value is None:
             return default
         if value not in options:
-            raise self.error(name, f"{value!r} is not one of {', '.join(options)}",
+            raise self.error(name, f"{quoted(value)} is not one of {', '.join(options)}",
                              f"use one of: {', '.join(options)}")
         return value
 
@@ -89,6 +92,13 @@ class Reader:
 MAPPING_FIX = "write it as a YAML mapping of key: value"
 
 
-def kind(value: object) -> str:
-    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean",
-            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+def one_line(value: str, source: str, key: str) -> str:
+    """Refuse unprintable characters: a quoted "DN...\\n" would otherwise travel into Twilio
+    URLs (`/Domains/DN...%0A`); no value of a stack file has a line break, tab or NUL."""
+    if value.isprintable():
+        return value
+    at = next(i for i, c in enumerate(value) if not c.isprintable())
+    raise ConfigError(source, key, f"{quoted(value)} has an unprintable character "
+                      f"({repr(value[at])[1:-1]}) at position {at + 1}",
+                      "write the value on one line without it (in double quotes, \\n and \\t "
+                      "are a line break and a tab)")
