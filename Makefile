@@ -20,7 +20,7 @@ OPENAPI_SPEC := $(OPENAPI_DIR)/twilio_messaging_v1.json
 
 BENCH_PACKAGES := certbot python3-certbot-dns-rfc2136 lego dnsperf
 
-.PHONY: help setup system python openapi demo test lint typecheck unit bench bench-system clean
+.PHONY: help setup setup-drift system python openapi demo test lint typecheck unit bench bench-system clean
 
 help:
 	@echo "make demo   set up what is missing, then run lsctl end to end in the local sandbox"
@@ -28,6 +28,7 @@ help:
 	@echo "make bench  run the benchmarks beside certbot, lego and dnsperf; writes bench/RESULTS.md"
 	@echo "make setup  only install: Debian packages ($(APT_PACKAGES)), the locked Python env"
 	@echo "            and Twilio's OpenAPI description (npm pack, into $(OPENAPI_DIR))"
+	@echo "make setup-drift  only the Python env lsctl drift/renew need (CI, cron)"
 
 setup: system python openapi
 
@@ -59,6 +60,13 @@ $(STAMPS)/venv: $(UV) uv.lock pyproject.toml
 	$(UV) sync --frozen --python python3
 	@mkdir -p $(STAMPS) && touch $@
 
+# Only what `lsctl drift` and `lsctl renew` run on (CI, cron): the locked runtime dependencies,
+# no dev tools, no Pulumi, no Debian packages, no OpenAPI download. The next `make setup` syncs
+# the full environment again.
+setup-drift: $(UV)
+	$(UV) sync --frozen --no-dev --python python3
+	@rm -f $(STAMPS)/venv
+
 # Fetched once: the messaging v1/v2 descriptions (the Link Shortening operations) and v3 (its
 # declared error body, which v1/v2 do not declare). Extracted into a temporary directory and
 # moved in last, so an interrupted fetch never leaves a half cache behind.
@@ -82,6 +90,7 @@ demo: setup
 
 lint: python
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/actionlint
 
 typecheck: python
 	$(VENV)/bin/mypy

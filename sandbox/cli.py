@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from sandbox.lifecycle import SandboxState
 
 EPILOG = """\
 typical session:
@@ -12,6 +19,7 @@ typical session:
   eval "$(lsctl sandbox env)"      # point lsctl, boto3, ACME and Twilio clients at them
   lsctl sandbox seed               # write the sandbox stack's records by RFC 2136
   lsctl sandbox down               # stop everything; no process is left behind
+  eval "$(lsctl sandbox env --unset)"  # and forget it in this shell
 
 State, generated config and logs live in --dir (default: .sandbox/ in the project)."""
 
@@ -28,8 +36,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
                          "that never takes updates, as a lagging secondary looks to "
                          "lsctl drift (repeatable; adds 127.0.0.2 to lo, as root)")
     actions.add_parser("down", help="stop every sandbox service")
-    actions.add_parser("status", help="show each service and whether it runs (exit 1 if not)")
-    actions.add_parser("env", help="print shell exports for the running sandbox (no secrets)")
+    actions.add_parser("status", help="show each service and whether it runs (exit 1 if one "
+                                      "does not, or no sandbox runs)")
+    env = actions.add_parser("env", help="print shell exports for the running sandbox (no "
+                                         "secrets); --unset: the lines that clear them")
+    env.add_argument("--unset", action="store_true",
+                     help='print `unset` lines for everything `lsctl sandbox env` exports: '
+                          'eval "$(lsctl sandbox env --unset)" after `lsctl sandbox down`')
     seed = actions.add_parser(
         "seed", help="write a stack's records into the sandbox DNS (and print its answers) "
                      "and its Twilio-side settings into the emulator")
@@ -64,7 +77,7 @@ def _up(args: argparse.Namespace, directory: Path) -> int:
     from rich.console import Console
 
     from linkshortening.stack.load import load_stack
-    from sandbox.lifecycle import STALE_ADDRESS, SandboxOptions, up
+    from sandbox.lifecycle import SandboxOptions, reuse, up
 
     stack = load_stack(args.stack)
     stale = tuple(dict.fromkeys(args.stale_zone))
@@ -76,20 +89,31 @@ def _up(args: argparse.Namespace, directory: Path) -> int:
                            f"{stack.name} ({', '.join(stack.zones)})")
     console = Console(stderr=True)
     domains = {spec.domain_sid: spec.fqdn for spec in stack.domains}
-    with console.status("starting BIND 9, Pebble, moto and the Twilio emulator..."):
-        state = up(directory, SandboxOptions(zones=stack.zones, attached=False,
-                                             twilio_domains=domains, stale_zones=stale))
-    console.print(f"sandbox up in {state.directory}")
+    options = SandboxOptions(zones=stack.zones, attached=False, twilio_domains=domains,
+                             stale_zones=stale)
+    state = reuse(directory, options)
+    if state is not None:
+        console.print(f"sandbox already running in {state.directory}: reusing it")
+    else:
+        with console.status("starting BIND 9, Pebble, moto and the Twilio emulator..."):
+            state = up(directory, options)
+        console.print(f"sandbox up in {state.directory}")
+    _describe(console, state, len(domains), stack.name)
+    return 0
+
+
+def _describe(console: Console, state: SandboxState, domains: int, stack: str) -> None:
+    from sandbox.lifecycle import STALE_ADDRESS
+
     console.print(f"  DNS (BIND 9)   {state.dns}  zones: {', '.join(state.zones)}")
-    if stale:
+    if state.stale_zones:
         console.print(f"  stale DNS      {STALE_ADDRESS}:{state.dns_port}  "
-                      f"zones: {', '.join(stale)}")
+                      f"zones: {', '.join(state.stale_zones)}")
     console.print(f"  ACME (Pebble)  {state.acme_directory}")
     console.print(f"  AWS (moto)     {state.aws_endpoint}")
     console.print(f"  Twilio API     {state.twilio_base_url}  (emulator, "
-                  f"{len(domains)} domains of stack {stack.name})")
+                  f"{domains} domains of stack {stack})")
     console.print('next: eval "$(lsctl sandbox env)"')
-    return 0
 
 
 def _down(args: argparse.Namespace, directory: Path) -> int:
@@ -97,12 +121,18 @@ def _down(args: argparse.Namespace, directory: Path) -> int:
 
     stopped = down(directory)
     print(f"sandbox down ({', '.join(stopped) or 'nothing was running'})")
+    if os.environ.get("LSCTL_SANDBOX_DIR"):  # this shell still points at it
+        print('clear its variables from this shell: eval "$(lsctl sandbox env --unset)"',
+              file=sys.stderr)
     return 0
 
 
 def _status(args: argparse.Namespace, directory: Path) -> int:
-    from sandbox.lifecycle import status
+    from sandbox.lifecycle import STATE_FILE, status
 
+    if not (directory / STATE_FILE).exists():
+        print(f"no sandbox is running in {directory}; start one with `lsctl sandbox up`")
+        return 1
     rows = status(directory)
     for name, pid, alive in rows:
         print(f"{name:11} pid {pid:<8} {'running' if alive else 'NOT RUNNING'}")
@@ -110,8 +140,11 @@ def _status(args: argparse.Namespace, directory: Path) -> int:
 
 
 def _env(args: argparse.Namespace, directory: Path) -> int:
-    from sandbox.lifecycle import SandboxState, shell_exports
+    from sandbox.lifecycle import SandboxState, exported_names, shell_exports
 
+    if args.unset:  # needs no running sandbox: it is what to run after `sandbox down`
+        print("".join(f"unset {name}\n" for name in exported_names()), end="")
+        return 0
     state = SandboxState.load(directory)
     # twilio-python rewrites a custom base URL's host when these are set.
     print(shell_exports(state.env(), unset=("TWILIO_REGION", "TWILIO_EDGE"),

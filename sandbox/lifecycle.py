@@ -42,6 +42,9 @@ class SandboxState:
     edge_port: int = 0  # the emulator's "port 443": each domain's current certificate
     twilio_account_sid: str = ""
     twilio_api_key_sid: str = ""
+    # What it was started to serve, so a second `lsctl sandbox up` can tell whether it fits.
+    stale_zones: list[str] = field(default_factory=list)
+    twilio_domains: dict[str, str] = field(default_factory=dict)  # DomainSid -> domain
 
     @property
     def path(self) -> Path:
@@ -132,6 +135,13 @@ class SandboxState:
         return cls(**data)
 
 
+def exported_names() -> tuple[str, ...]:
+    """Every variable `lsctl sandbox env` exports, known without a running sandbox (for
+    `lsctl sandbox env --unset` after `lsctl sandbox down`)."""
+    blank = SandboxState("", [], 0, 0, 0, 0, "", "")
+    return (*blank.env(), *blank.secret_files())
+
+
 def shell_exports(env: Mapping[str, str], unset: tuple[str, ...] = (),
                   secret_files: Mapping[str, Path] | None = None) -> str:
     """`export` lines for `eval "$(lsctl sandbox env)"`; secrets are read from their files by
@@ -177,7 +187,9 @@ def up(directory: Path, options: SandboxOptions) -> SandboxState:
     twilio = twilio_emulator.Credentials.new()
     state = SandboxState(str(directory.resolve()), list(options.zones), 0, 0, 0, 0,
                          key.name, key.algorithm, twilio_account_sid=twilio.account_sid,
-                         twilio_api_key_sid=twilio.api_key_sid)
+                         twilio_api_key_sid=twilio.api_key_sid,
+                         stale_zones=list(options.stale_zones),
+                         twilio_domains=dict(options.twilio_domains))
     write_atomic(state.twilio_auth_token_file, twilio.auth_token + "\n")
     write_atomic(state.twilio_api_secret_file, twilio.api_secret + "\n")
     try:
@@ -321,6 +333,37 @@ def _running_state(directory: Path) -> SandboxState | None:
     except ServiceError:
         return None
     return state if any(process.is_running(s) for s in state.services) else None
+
+
+def reuse(directory: Path, options: SandboxOptions) -> SandboxState | None:
+    """The sandbox already running in `directory`, if it can serve what `options` ask for
+    (its Twilio emulator is told about domains it does not know yet); None when none runs.
+
+    A sandbox that runs only in part, or without a zone asked for, is refused with the fix."""
+    state = _running_state(directory)
+    if state is None:
+        return None
+    stopped = [s.name for s in state.services if not process.is_running(s)]
+    if stopped:
+        raise ServiceError(f"the sandbox in {directory} runs only in part ({', '.join(stopped)} "
+                           "stopped); `lsctl sandbox down`, then `lsctl sandbox up` again")
+    missing = [z for z in options.zones if z not in state.zones]
+    if missing or sorted(options.stale_zones) != sorted(state.stale_zones):
+        wanted = ", ".join(missing) if missing else \
+            f"stale zones {', '.join(options.stale_zones) or '(none)'}"
+        raise ServiceError(f"the sandbox running in {directory} serves {', '.join(state.zones)}"
+                           f" (stale zones: {', '.join(state.stale_zones) or 'none'}), not "
+                           f"{wanted}; `lsctl sandbox down` first, or use another --dir")
+    new = {sid: name for sid, name in options.twilio_domains.items()
+           if state.twilio_domains.get(sid) != name}
+    if new:
+        from sandbox.twilio_emulator.control import EmulatorControl
+
+        EmulatorControl(state.twilio_base_url, state.ca_bundle, state.twilio_account_sid,
+                        state.twilio_auth_token_file).seed(new)
+        state.twilio_domains.update(new)
+        state.save()
+    return state
 
 
 def down(directory: Path) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -22,16 +23,20 @@ def test_help_lists_every_subcommand() -> None:
         assert help_text.split()[0] in result.stdout
 
 
-def test_help_imports_no_subcommand_dependencies() -> None:
+def heavy_modules_loaded_by(option: str) -> str:
     probe = ("import sys, contextlib, io\n"
              "from linkshortening.cli.main import main\n"
              "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
-             "    main(['--help'])\n"
+             f"    main([{option!r}])\n"
              f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r} "
              f"or m in {HEAVY!r}))\n")
-    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            check=True).stdout.strip()
-    assert loaded == "[]"
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+@pytest.mark.parametrize("option", ["--help", "--version"])
+def test_help_and_version_import_no_subcommand_dependencies(option: str) -> None:
+    assert heavy_modules_loaded_by(option) == "[]"
 
 
 def test_no_command_is_a_usage_error() -> None:
@@ -57,3 +62,10 @@ def test_debug_shows_an_internal_errors_traceback(monkeypatch: pytest.MonkeyPatc
     err = capsys.readouterr().err
     assert code == 2
     assert "Traceback" in err and "internal error: RuntimeError: a bug" in err
+
+
+def test_version_comes_from_the_installed_package() -> None:
+    result = subprocess.run(lsctl_argv("--version"), capture_output=True, text=True, check=False)
+    assert (result.returncode, result.stdout, result.stderr) == (
+        0, f"lsctl {version('lsctl')}\n", "")
+

@@ -7,6 +7,7 @@ import ssl
 import subprocess
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
@@ -15,12 +16,14 @@ import dns.query
 import dns.rcode
 import dns.update
 import pytest
+import yaml
 
 from linkshortening.dns.query import ask
 from linkshortening.dns.rfc2136 import DnsUpdateError, TsigKey, replace_rrset
 from sandbox import process
 from sandbox.lifecycle import SandboxOptions, SandboxState, down, running, status, up
 from sandbox.process import ServiceError
+from sandbox.twilio_emulator.control import EmulatorControl
 from tests.conftest import ROOT, lsctl_argv, subprocess_env
 
 
@@ -106,6 +109,8 @@ def test_cli_up_env_seed_status_down(tmp_path: Path) -> None:
         return subprocess.run(lsctl_argv(*args), capture_output=True, text=True, env=env,
                               cwd=ROOT, check=False, timeout=120)
 
+    none = lsctl("sandbox", "status")
+    assert none.returncode == 1 and "no sandbox is running" in none.stdout, none.stderr
     started = lsctl("sandbox", "up", "--stack", "sandbox")
     assert started.returncode == 0, started.stderr
     try:
@@ -119,13 +124,56 @@ def test_cli_up_env_seed_status_down(tmp_path: Path) -> None:
         assert "lsct.ashburn.us1.twilio.com" in seeded.stdout and "NO" not in seeded.stdout
         assert secret not in seeded.stdout + seeded.stderr
         assert lsctl("sandbox", "status").returncode == 0
+        _second_up_reuses_what_fits(tmp_path, lsctl)
     finally:
         state = SandboxState.load(tmp_path / "cli")
         stopped = lsctl("sandbox", "down")
     assert stopped.returncode == 0
+    assert 'eval "$(lsctl sandbox env --unset)"' in stopped.stderr  # this shell points at it
     assert not any(process.is_running(s) for s in state.services)
     gone = lsctl("sandbox", "status")
-    assert gone.returncode == 2 and "no sandbox is running" in gone.stderr
+    assert gone.returncode == 1 and "no sandbox is running" in gone.stdout
+
+
+def _second_up_reuses_what_fits(tmp_path: Path,
+                                lsctl: Callable[..., subprocess.CompletedProcess[str]]) -> None:
+    before = SandboxState.load(tmp_path / "cli")
+    again = lsctl("sandbox", "up", "--stack", "sandbox")
+    assert again.returncode == 0 and "already running" in again.stderr, again.stderr
+    # Another stack in the same zone: reused, its domains made known to the emulator.
+    extra = tmp_path / "Pulumi.extra.yaml"
+    sid = "DN" + "e" * 32
+    extra.write_text(yaml.safe_dump({"config": {
+        "lsctl:dns": {"provider": "rfc2136", "tsigKeyName": "lsctl-sandbox"},
+        "lsctl:domains": [{"fqdn": "extra.lsctl.test", "zone": "lsctl.test",
+                           "domainSid": sid}]}}))
+    assert lsctl("sandbox", "up", "--stack", str(extra)).returncode == 0
+    after = SandboxState.load(tmp_path / "cli")
+    assert [s.pid for s in after.services] == [s.pid for s in before.services]
+    control = EmulatorControl(after.twilio_base_url, after.ca_bundle, after.twilio_account_sid,
+                              after.twilio_auth_token_file)
+    assert control.config()["domains"][sid] == "extra.lsctl.test"
+    # A zone it does not serve cannot be added to a running BIND: refused, with the fix.
+    extra.write_text(extra.read_text().replace("lsctl.test", "elsewhere.test"))
+    refused = lsctl("sandbox", "up", "--stack", str(extra))
+    assert refused.returncode == 2 and "elsewhere.test" in refused.stderr
+    assert "lsctl sandbox down" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_env_unset_clears_what_env_exported(sandbox: SandboxState, tmp_path: Path) -> None:
+    """In a real shell: after `eval` of env then env --unset, none of its variables is left."""
+    env = subprocess_env(LSCTL_SANDBOX_DIR=sandbox.directory)
+    lsctl = " ".join(lsctl_argv())
+    script = (f'eval "$({lsctl} sandbox env)" && env > set.txt && '
+              f'eval "$({lsctl} sandbox env --unset)" && env > cleared.txt')
+    subprocess.run(["bash", "-c", script], env=env, cwd=tmp_path, check=True)
+    names = {line.split("=", 1)[0] for line in (tmp_path / "set.txt").read_text().splitlines()}
+    exported = {line.split("=", 1)[0].removeprefix("export ") for line in subprocess.run(
+        lsctl_argv("sandbox", "env"), env=env, capture_output=True, text=True,
+        check=True).stdout.splitlines() if line.startswith("export ")}
+    assert exported <= names and "TWILIO_AUTH_TOKEN" in exported
+    left = (tmp_path / "cleared.txt").read_text()
+    assert not [n for n in exported if f"\n{n}=" in "\n" + left]
 
 
 def test_missing_binary_is_a_clear_error(tmp_path: Path) -> None:

@@ -41,6 +41,8 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lsctl", description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="print lsctl's version (from the installed package) and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     chosen = next((a for a in argv if not a.startswith("-")), None)
     for name, (module, help_text) in COMMANDS.items():
@@ -51,6 +53,21 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
             command.configure(child)
             child.set_defaults(_run=command.run)
     return parser
+
+
+class _Version(argparse.Action):
+    """Reads the package metadata only when asked, so every other command starts as fast."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            text = f"lsctl {version('lsctl')}"
+        except PackageNotFoundError:
+            text = "lsctl (version unknown: not installed as a package; run `make setup`)"
+        print(text)  # on standard output, as argparse's own version action does
+        parser.exit()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

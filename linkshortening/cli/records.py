@@ -1,40 +1,128 @@
-"""`lsctl records`: validate a stack and print the records each domain must have."""
+"""`lsctl records`: validate a stack and print every record it manages, never cut short."""
 
 from __future__ import annotations
 
 import argparse
-import json
-from dataclasses import asdict
+import sys
+from typing import TYPE_CHECKING
 
-from linkshortening.cli.arguments import add_stack_arguments
+from linkshortening.cli.arguments import (
+    OutputTarget,
+    add_format_alias,
+    add_output_arguments,
+    add_stack_arguments,
+    output_targets,
+)
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from linkshortening.stack.managed_records import ManagedRecord
+
+# Names, not an import of record_formats: --help must not load dnspython.
+FORMATS = ("table", "json", "zone", "nsupdate")
+EXTENSIONS = {".json": "json", ".zone": "zone", ".db": "zone", ".nsupdate": "nsupdate",
+              ".txt": "table"}
+
+EPILOG = """\
+Root domains need one A record set with exactly Twilio's IPs, subdomains one CNAME to Twilio;
+also Twilio's verification TXT at _twilio.<fqdn> (verificationTxt) and, per zone, CAA at the
+apex allowing only letsencrypt.org (caa: true). `pulumi up` declares them in Route53 zones;
+for other zones, --format zone or nsupdate writes them for you to add:
+
+  lsctl records --stack prod --format nsupdate --domain sms.example.org | nsupdate -k KEYFILE
+
+formats: table (the default on a terminal; wrapped, never cut), zone (BIND zone-file lines;
+the default in a pipe), nsupdate (per zone: delete and add each record set, then send), json.
+--output FILE writes there instead (its extension names the format when --format is absent).
+
+exit status: 0 the stack is valid; 2 it is not (the message names the file, the key and
+the fix)."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.epilog = ("Root domains need one A record set with exactly Twilio's IPs; subdomains "
-                     "one CNAME to Twilio.\nExit 0: stack valid; 2: stack invalid (the message "
-                     "names the file, the key and the fix).")
+    parser.epilog = EPILOG
     add_stack_arguments(parser)
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_output_arguments(parser, FORMATS, EXTENSIONS,
+                         "default: table on a terminal, zone otherwise")
+    add_format_alias(parser, "--json", "json")
 
 
 def run(args: argparse.Namespace) -> int:
     from linkshortening.stack.load import load_stack
-    from linkshortening.stack.records import desired_records
+    from linkshortening.stack.managed_records import managed_records
 
+    targets = output_targets(args, "table" if sys.stdout.isatty() else "zone", EXTENSIONS)
     stack = load_stack(args.stack)
-    domains = stack.select(args.domain)
-    rows = [(spec, rec) for spec in domains for rec in desired_records(spec, stack.targets)]
-    if args.json:
-        print(json.dumps([{"domain": s.fqdn, "zone": s.zone, **asdict(r)} for s, r in rows],
-                         indent=2))
-        return 0
-    from rich.console import Console
+    records = managed_records(stack, stack.select(args.domain))
+    for target in targets:
+        _write(target, records, stack.name, stack.source)
+    return 0
+
+
+def _write(target: OutputTarget, records: tuple[ManagedRecord, ...], stack: str,
+           source: str) -> None:
+    from linkshortening.cli import record_formats as formats
+
+    if target.format == "table" and target.path is None and sys.stdout.isatty():
+        from rich.console import Console
+
+        console = Console()
+        console.print(_table(records, stack, source, console.width))
+        return
+    text = {
+        "json": lambda: formats.render_json(records),
+        "zone": lambda: formats.render_zone(records, stack),
+        "nsupdate": lambda: formats.render_nsupdate(records, stack),
+        "table": lambda: _plain_table(records, stack, source),
+    }[target.format]()
+    if target.path is None:
+        sys.stdout.write(text)
+        return
+    from linkshortening.common.files import write_atomic
+
+    write_atomic(target.path, text, mode=0o644)
+
+
+def _table(records: tuple[ManagedRecord, ...], stack: str, source: str,
+           width: int | None = None) -> Table:
+    """Within `width`, names and values keep their full length when they fit side by side;
+    past that they fold onto the next line. Never "…": the values are what people copy."""
     from rich.table import Table
 
-    table = Table(title=f"Records for stack {stack.name} ({stack.source})")
-    for column in ("domain", "zone", "type", "ttl", "values"):
-        table.add_column(column)
-    for spec, rec in rows:
-        table.add_row(spec.fqdn, spec.zone, rec.type, str(rec.ttl), "\n".join(rec.values))
-    Console().print(table)
-    return 0
+    from linkshortening.cli.record_formats import table_caption, table_rows
+
+    rows = table_rows(records)
+    columns = ("name", "type", "ttl", "values")
+    longest = [max((len(line) for row in rows for line in row[i].splitlines()), default=0)
+               for i in range(len(columns))]
+    fits = width is None or sum(longest) + 3 * len(columns) + 1 <= width  # padding, borders
+    table = Table(title=f"Records for stack {stack} ({source})",
+                  caption=table_caption(records) or None)
+    for column, size in zip(columns, longest, strict=True):
+        table.add_column(column, overflow="fold", min_width=size if fits else None)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _plain_table(records: tuple[ManagedRecord, ...], stack: str, source: str) -> str:
+    """The table for a file or a pipe: as wide as its widest row, so nothing wraps."""
+    import io
+
+    from rich.console import Console
+
+    table = _table(records, stack, source)
+    buffer = io.StringIO()
+    Console(file=buffer, width=_natural_width(table), color_system=None).print(table)
+    return buffer.getvalue()
+
+
+def _natural_width(table: Table) -> int:
+    import io
+
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    probe = Console(file=io.StringIO(), width=10_000)
+    return Measurement.get(probe, probe.options, table).maximum

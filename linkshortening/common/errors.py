@@ -20,6 +20,7 @@ USER_ERRORS = {
     "linkshortening.twilio.errors.TwilioApiError",
     "linkshortening.twilio.errors.TwilioSetupError",
     "drift.cli.UsageError",
+    "linkshortening.cli.arguments.OutputUsageError",
 }
 
 
