@@ -9,7 +9,6 @@ and a rotated token serves refresh and destroy of resources created with the old
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -39,14 +38,8 @@ URLS = ("fallback_url", "callback_url")
 def api_from_config(config: Mapping[str, str]) -> LinkShorteningApi:
     """A fresh client from the credential keys; without them, from the environment
     (`TWILIO_ACCOUNT_SID`, ... as `lsctl` reads them). LSCTL_TWILIO_BASE_URL and
-    LSCTL_TWILIO_CA_BUNDLE point it elsewhere (the sandbox), as for every lsctl command."""
-    from linkshortening.twilio.api import (
-        BASE_URL_ENV,
-        CA_BUNDLE_ENV,
-        LinkShorteningApi,
-        TwilioCredentials,
-        TwilioSettings,
-    )
+    LSCTL_TWILIO_CA_BUNDLE point it elsewhere (the sandbox) by the rule of every lsctl command."""
+    from linkshortening.twilio.api import LinkShorteningApi, TwilioCredentials, TwilioSettings
 
     account = config.get("twilioAccountSid")
     if not account:
@@ -58,9 +51,7 @@ def api_from_config(config: Mapping[str, str]) -> LinkShorteningApi:
         raise ValueError(f"{NAMESPACE}:{secret_key} is not set. Fix: pulumi config set "
                          f"--secret {NAMESPACE}:{secret_key} ...")
     credentials = TwilioCredentials(account, api_key or account, secret)
-    base_url = os.environ.get(BASE_URL_ENV, "").strip().rstrip("/") or None
-    ca_bundle = os.environ.get(CA_BUNDLE_ENV, "").strip() or None
-    return LinkShorteningApi(TwilioSettings(credentials, base_url, ca_bundle))
+    return LinkShorteningApi(TwilioSettings.from_env(credentials))
 
 
 class TwilioProvider(ResourceProvider):

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from linkshortening.stack.errors import ConfigError
-from linkshortening.stack.load import find_project_dir, read_yaml
+from linkshortening.stack.load import find_project_dir
 from linkshortening.stack.model import Stack
+from linkshortening.stack.yamlread import read_yaml
 
 ROOT = "lsctl"
 PROJECT_FILE = "Pulumi.yaml"

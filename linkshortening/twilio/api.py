@@ -106,13 +106,17 @@ class TwilioSettings:
     retry_later_for: float = RETRY_LATER_FOR  # the bound without a run deadline
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> TwilioSettings:
+    def from_env(cls, credentials: TwilioCredentials | None = None,
+                 **overrides: Any) -> TwilioSettings:
+        """Base URL and CA bundle by lsctl's one HTTPS rule; credentials from the environment
+        unless given (the Pulumi providers take theirs from the stack's secret config)."""
         try:  # the rule every lsctl HTTPS client follows (linkshortening.common.https)
             base_url = (https_override(BASE_URL_ENV) or "").rstrip("/") or None
             ca_bundle = https_ca_bundle(CA_BUNDLE_ENV)
         except HttpsSetupError as exc:
             raise TwilioSetupError(str(exc)) from None
-        return cls(TwilioCredentials.from_env(), base_url, ca_bundle, **overrides)
+        return cls(credentials or TwilioCredentials.from_env(), base_url, ca_bundle,
+                   **overrides)
 
 
 class _VerifyingAdapter(HTTPAdapter):
