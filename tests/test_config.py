@@ -161,8 +161,27 @@ def test_bad_domain_names_file_key_and_fix(tmp_path: Path, domains: str, key: st
 def test_unknown_top_level_key(tmp_path: Path) -> None:
     path = domain_stack(tmp_path, f"- {{fqdn: a.example.com, zone: example.com, "
                                   f"domainSid: {GOOD_SID}}}\n", extra="lsctl:domain: x\n")
-    with pytest.raises(ConfigError, match=r"lsctl:domain: is not a known key"):
+    with pytest.raises(ConfigError, match=r"lsctl:domain: is not a known key\. Fix: did you "
+                                          r"mean domains\?"):
         load_stack_file(path)
+
+
+@pytest.mark.parametrize("namespace", ["lsclt", "lsct", "lsctll", "Lsctl"])
+def test_a_typo_in_the_namespace_names_the_key_it_meant(tmp_path: Path, namespace: str) -> None:
+    path = write_stack(tmp_path, f"config:\n  {namespace}:domains: []\n")
+    with pytest.raises(ConfigError, match=rf"{namespace}:domains: is not a known key\. Fix: did "
+                                          r"you mean lsctl:domains\?"):
+        load_stack_file(path)
+
+
+def test_a_wrong_stack_name_lists_the_stacks_there(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: x\nruntime: python\n")
+    (tmp_path / "stacks").mkdir()
+    for name in ("prod", "staging"):
+        (tmp_path / "stacks" / f"Pulumi.{name}.yaml").write_text("config: {}\n")
+    with pytest.raises(ConfigError, match=r"there is no stack 'prdo'\. Fix: did you mean prod\? "
+                                          r"the stacks here are: prod, staging"):
+        load_stack("prdo", tmp_path)
 
 
 def test_other_namespaces_are_left_to_pulumi(tmp_path: Path) -> None:

@@ -576,3 +576,64 @@ def test_example_stack() -> None:
                                                      "lsctl-renewer/example/tsig"}
     by_sid = {s["Sid"]: s for s in run.policy("renewal-policy")["Statement"]}
     assert by_sid["OwnState"]["Resource"].endswith(":secret:lsctl/lsctl/example/*")
+
+
+# A stack file exactly as `pulumi config set` writes it: `lsctl:ttl 600` and
+# `lsctl:renewal.enabled false` as strings, `--path` values typed, `lsctl:domains` set as one
+# JSON value, a `--secret` as {secure: ...}.
+PULUMI_WRITTEN = """\
+config:
+  aws:region: us-east-1
+  lsctl:ttl: "600"
+  lsctl:acme:
+    agreeTos: true
+    propagationTimeout: "300"
+    propagationInterval: "0.5"
+    renewWhenLifetimeLeft: "0.25"
+  lsctl:renewal:
+    enabled: "false"
+    alarmDays: "14"
+  lsctl:dns: '{"provider": "route53"}'
+  lsctl:domains: '[{"fqdn": "go.example.com", "zone": "example.com",
+    "domainSid": "DNaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "caa": "true", "ttl": "120"}]'
+  lsctl:twilioAuthToken:
+    secure: v1:c2FsdA==:c2VjcmV0
+"""
+YAML_TYPED = """\
+config:
+  aws:region: us-east-1
+  lsctl:ttl: 600
+  lsctl:acme: {agreeTos: true, propagationTimeout: 300, propagationInterval: 0.5,
+               renewWhenLifetimeLeft: 0.25}
+  lsctl:renewal: {enabled: false, alarmDays: 14}
+  lsctl:dns: {provider: route53}
+  lsctl:domains:
+    - {fqdn: go.example.com, zone: example.com, domainSid: DNaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,
+       caa: true, ttl: 120}
+"""
+
+
+def test_config_as_pulumi_writes_it_loads_like_yaml_typed(tmp_path: Path) -> None:
+    from components.stack_config import load_from_pulumi
+    from linkshortening.stack.load import load_stack_file
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    written = tmp_path / "a" / "Pulumi.t.yaml"
+    typed = tmp_path / "b" / "Pulumi.t.yaml"
+    written.write_text(PULUMI_WRITTEN)
+    typed.write_text(YAML_TYPED)
+    from_file, expected = load_stack_file(written), load_stack_file(typed)
+    assert (from_file.domains, from_file.acme, from_file.renewal) == (
+        expected.domains, expected.acme, expected.renewal)
+    assert from_file.domains[0].ttl == 120 and from_file.renewal.enabled is False
+
+    # The program gets each top-level value as Pulumi hands it over: text, objects as JSON.
+    pulumi.runtime.set_mocks(Mocks(), project="lsctl", stack="t", preview=False)
+    config = yaml.safe_load(PULUMI_WRITTEN)["config"]
+    pulumi.runtime.set_all_config(
+        {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()
+         if k.startswith("lsctl:") and k != "lsctl:twilioAuthToken"})
+    from_program = load_from_pulumi()
+    assert (from_program.domains, from_program.acme, from_program.renewal) == (
+        expected.domains, expected.acme, expected.renewal)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -9,7 +11,7 @@ from typing import Any
 
 from linkshortening.stack.errors import ConfigError, quoted
 from linkshortening.stack.model import Stack
-from linkshortening.stack.parse import NAMESPACE, parse_stack
+from linkshortening.stack.parse import NAMESPACE, STACK_KEYS, parse_stack
 from linkshortening.stack.yamlread import parse_yaml, read_text, read_yaml
 
 
@@ -22,18 +24,38 @@ def load_stack_file(path: Path, name: str | None = None, loader: str | None = No
         raise ConfigError(source, "config", "a Pulumi stack file needs a top-level config mapping",
                           "start the file with `config:` and put lsctl:domains under it")
     stack_name = name or path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-    stack = parse_stack(_ours(data["config"]), source, stack_name)
+    stack = parse_stack(_ours(data["config"], source), source, stack_name)
     _refuse_shared_state(path, stack)
     return stack
 
 
-def _ours(config: Mapping[Any, Any]) -> dict[str, Any]:
+def _ours(config: Mapping[Any, Any], source: str) -> dict[str, Any]:
+    """The `lsctl:` keys, read as the Pulumi program reads them; other namespaces are
+    Pulumi's (aws:region, ...), but one a letter or two away from ours is a typo."""
     ours: dict[str, Any] = {}
     for key, value in config.items():
         namespace, _, bare = str(key).partition(":")
         if namespace == NAMESPACE and bare:
-            ours[bare] = value
+            ours[bare] = _as_pulumi_reads(value, source, str(key)) if bare in STACK_KEYS \
+                else value
+        elif bare and difflib.get_close_matches(namespace, [NAMESPACE], cutoff=0.75):
+            raise ConfigError(source, str(key), "is not a known key",
+                              f"did you mean {NAMESPACE}:{bare}? (lsctl reads only the "
+                              f"{NAMESPACE}: namespace)")
     return ours
+
+
+def _as_pulumi_reads(value: object, source: str, key: str) -> object:
+    """`pulumi config set lsctl:domains '[...]'` stores JSON text, and the program reads
+    every stack key with `Config.get_object` (JSON): decode such text the same way."""
+    if not isinstance(value, str) or value.lstrip()[:1] not in ("[", "{"):
+        return value
+    try:
+        return json.loads(value)
+    except (ValueError, RecursionError) as exc:
+        problem = "nests too deeply" if isinstance(exc, RecursionError) else f"is not JSON ({exc})"
+        raise ConfigError(source, key, f"holds text that {problem}",
+                          "set it as YAML, or as the JSON `pulumi config set` stores") from None
 
 
 def _refuse_shared_state(path: Path, stack: Stack) -> None:
@@ -62,7 +84,7 @@ def _refuse_shared_state(path: Path, stack: Stack) -> None:
 def _explicit_state(data: object) -> tuple[str, str] | None:
     """The (backend, location) a stack file sets explicitly, read without validating it."""
     config = data.get("config") if isinstance(data, Mapping) else None
-    acme = _ours(config).get("acme") if isinstance(config, Mapping) else None
+    acme = _ours(config, "").get("acme") if isinstance(config, Mapping) else None
     state = acme.get("state") if isinstance(acme, Mapping) else None
     if not isinstance(state, Mapping):
         return None
@@ -103,4 +125,12 @@ def load_stack(stack: str, project_dir: Path | None = None) -> Stack:
     """Load a stack by name (stacks/Pulumi.<name>.yaml) or by path."""
     path = stack_path(stack, project_dir)
     name = stack if path.name == f"Pulumi.{stack}.yaml" else None
+    if name is not None and not path.is_file():
+        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml")
+                       for p in path.parent.glob("Pulumi.*.yaml"))
+        close = difflib.get_close_matches(stack, known, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise ConfigError(str(path), "--stack", f"there is no stack {quoted(stack)}",
+                          f"{hint}the stacks here are: {', '.join(known) or 'none'} "
+                          "(create one from stacks/Pulumi.example.yaml)")
     return load_stack_file(path, name)

@@ -23,7 +23,7 @@ from linkshortening.stack.model import (
     RenewalSettings,
     Stack,
 )
-from linkshortening.stack.reader import Reader
+from linkshortening.stack.reader import Reader, pulumi_scalar
 from linkshortening.stack.targets import DEFAULT_ALLOWED_IPS, DEFAULT_TTL, TwilioTargets
 
 NAMESPACE = "lsctl"
@@ -211,7 +211,7 @@ def _required(r: Reader, name: str, fix: str, check: values.Check) -> str:
 def _number(r: Reader, name: str, low: float, high: float, what: str,
             fix: str) -> float | None:
     """A finite number strictly between low and high: `.nan` compares false with anything."""
-    value = r.get(name)
+    value = pulumi_scalar(r.get(name))
     if value is None:
         return None
     if (isinstance(value, bool) or not isinstance(value, int | float)

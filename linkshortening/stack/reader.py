@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -43,6 +45,7 @@ class Reader:
         value = self.get(name)
         if value is None:
             return default
+        value = pulumi_scalar(value)
         if not isinstance(value, bool):
             raise self.error(name, f"expected true or false, got {quoted(value)}",
                              "write true or false")
@@ -52,6 +55,7 @@ class Reader:
         value = self.get(name)
         if value is None:
             return default
+        value = pulumi_scalar(value)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise self.error(name, f"expected a whole number {low}..{high}, got {quoted(value)}",
                              f"use a number between {low} and {high}")
@@ -85,8 +89,11 @@ class Reader:
         """Refuse keys nobody read: a typo must not silently drop a setting."""
         unknown = [k for k in self.data if k not in self.seen]
         if unknown:
-            raise self.error(str(unknown[0]), "is not a known key",
-                             f"remove it or use one of: {', '.join(sorted(self.seen))}")
+            key = str(unknown[0])
+            close = difflib.get_close_matches(key, self.seen, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise self.error(key, "is not a known key",
+                             f"{hint}remove it or use one of: {', '.join(sorted(self.seen))}")
 
 
 MAPPING_FIX = "write it as a YAML mapping of key: value"
@@ -102,3 +109,23 @@ def one_line(value: str, source: str, key: str) -> str:
                       f"({repr(value[at])[1:-1]}) at position {at + 1}",
                       "write the value on one line without it (in double quotes, \\n and \\t "
                       "are a line break and a tab)")
+
+
+# `pulumi config set KEY 600` and `pulumi config set KEY true` write strings ("600", "true");
+# the Pulumi program reads them back as JSON (`Config.get_object`), so lsctl does the same.
+_PULUMI_INT = re.compile(r"-?[0-9]{1,18}")
+_PULUMI_FLOAT = re.compile(r"-?[0-9]{1,18}(\.[0-9]{1,18})?")
+
+
+def pulumi_scalar(value: object) -> object:
+    """A number or boolean as `pulumi config set` writes it ("600", "0.5", "true"), typed;
+    anything else unchanged."""
+    if not isinstance(value, str):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    if _PULUMI_INT.fullmatch(value):
+        return int(value)
+    if _PULUMI_FLOAT.fullmatch(value):
+        return float(value)
+    return value
