@@ -4,6 +4,7 @@ lifetime, never replaced early; `certificate: external` is never ordered."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from acme_renewer.decide import LiveCertificate, decide_adopted
+from linkshortening.cli.main import main
 from linkshortening.twilio.api import LinkShorteningApi
 from sandbox.twilio_emulator.control import EmulatorControl
 from tests.certfactory import make_chain
@@ -104,3 +106,71 @@ def test_a_hand_uploaded_certificate_missing_a_declared_name_is_replaced(
     code, report, output = renew(stack, "--dry-run", capsys=capsys)
     assert code == 0 and statuses(report) == {fqdn: "would_renew"}, output
     assert f"does not cover *.{fqdn}: not adopted" in report["outcomes"][0]["detail"]
+
+
+# ---- certificate: external and lsctl cert upload ----
+
+def external_stack(directory: Path, domains: list[tuple[str, str, str]]) -> Path:
+    """A stack whose domains are (fqdn, sid, certificate mode)."""
+    path = write_stack(directory / "Pulumi.ext.yaml", directory / "state", [])
+    path.write_text(path.read_text() + "".join(
+        f"    - {{fqdn: {fqdn}, zone: lsctl.test, domainSid: {sid}, certificate: {mode}}}\n"
+        for fqdn, sid, mode in domains))
+    return path
+
+
+def cert_upload(capsys: pytest.CaptureFixture[str], stack: Path, fqdn: str, cert: Path,
+                key: Path, *extra: str) -> tuple[int, Any, str]:
+    code = main(["cert", "upload", "--stack", str(stack), "--domain", fqdn, "--cert", str(cert),
+                 "--key", str(key), "--validation-poll", "0.1", "--json", *extra])
+    out, err = capsys.readouterr()
+    return code, json.loads(out) if out.strip().startswith("{") else None, out + err
+
+
+def test_cert_upload_validates_and_renew_only_reports_external(
+        hand_made: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    fqdn, sid, directory = hand_made["fqdn"], hand_made["sid"], hand_made["dir"]
+    stack = external_stack(directory, [(fqdn, sid, "external")])
+    expires = dt.datetime.now(dt.UTC).replace(microsecond=0) + 20 * DAY
+    cert, key = make_chain((fqdn,), not_after=expires, key_type="rsa2048").write(directory)
+    code, report, output = cert_upload(capsys, stack, fqdn, cert, key)
+    assert code == 0 and report["status"] == "validated", output
+    assert report["expires"] == expires.isoformat()
+    # 30131 (fewer than 30 days) is a warning of the preflight, not a refusal.
+    assert [p["code"] for p in report["problems"]] == [30131], report
+    assert LinkShorteningApi.from_env().fetch_certificate(sid).date_expires == expires
+    code, renewed, output = renew(stack, capsys=capsys)
+    assert code == 0 and statuses(renewed) == {fqdn: "external"}, output
+    (outcome,) = renewed["outcomes"]
+    assert outcome["expires"] == expires.isoformat() and "20 days left" in outcome["detail"]
+    assert any("lsctl cert upload" in w for w in outcome["warnings"]), outcome
+    assert LinkShorteningApi.from_env().fetch_certificate(sid).date_expires == expires
+
+
+def test_cert_upload_refuses_an_acme_domain_unless_forced(
+        hand_made: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    fqdn, sid, directory = hand_made["fqdn"], hand_made["sid"], hand_made["dir"]
+    stack = external_stack(directory, [(fqdn, sid, "acme")])
+    cert, key = make_chain((fqdn,)).write(directory)
+    code, _, output = cert_upload(capsys, stack, fqdn, cert, key)
+    assert code == 2 and output.count("\n") == 1, output
+    assert "lsctl:domains[0].certificate" in output and "--force" in output
+    code, report, output = cert_upload(capsys, stack, fqdn, cert, key, "--force")
+    assert code == 0 and report["status"] == "validated", output
+
+
+def test_cert_upload_refused_by_preflight_or_twilio(
+        hand_made: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    fqdn, sid, directory = hand_made["fqdn"], hand_made["sid"], hand_made["dir"]
+    stack = external_stack(directory, [(fqdn, sid, "external")])
+    cert, key = make_chain(("other.lsctl.test",)).write(directory, "wrong")
+    code, report, output = cert_upload(capsys, stack, fqdn, cert, key)
+    assert code == 1 and report["status"] == "refused", output
+    assert "nothing was uploaded" in report["detail"]
+    # A chain to a root Twilio does not trust: the preflight cannot know, Twilio refuses.
+    cert, key = make_chain((fqdn,), ca=7).write(directory, "untrusted")
+    code, report, output = cert_upload(capsys, stack, fqdn, cert, key)
+    assert code == 1 and report["status"] in ("refused", "failed"), output
+    assert "30132" in report["detail"], report
+    code, _, output = cert_upload(capsys, stack, "nope.lsctl.test", cert, key)
+    assert code == 2 and "not declared" in output, output

@@ -119,7 +119,7 @@ BAD_DOMAINS = [
           zone: example.com
           domainSid: {GOOD_SID}
           certificate: selfsigned
-        """, "lsctl:domains[0].certificate", "is not one of acme, managed", id="bad-mode"),
+        """, "lsctl:domains[0].certificate", "is not one of acme, managed, external", id="bad-mode"),
     pytest.param(f"""\
         - fqdn: a.example.com
           zone: example.com
@@ -292,3 +292,11 @@ def test_bad_verification_txt(tmp_path: Path, value: str) -> None:
     with pytest.raises(ConfigError, match="Twilio Admin > Domains") as info:
         load_stack_file(path)
     assert info.value.key == "lsctl:domains[0].verificationTxt"
+
+
+def test_certificate_external_loads(tmp_path: Path) -> None:
+    stack = load_stack_file(domain_stack(tmp_path, f"""\
+        - {{fqdn: a.example.com, zone: example.com, domainSid: {GOOD_SID},
+           certificate: external}}
+        """))
+    assert stack.domains[0].certificate == "external"
