@@ -119,7 +119,8 @@ BAD_DOMAINS = [
           zone: example.com
           domainSid: {GOOD_SID}
           certificate: selfsigned
-        """, "lsctl:domains[0].certificate", "is not one of acme, managed, external", id="bad-mode"),
+        """, "lsctl:domains[0].certificate", "is not one of acme, managed, external",
+        id="bad-mode"),
     pytest.param(f"""\
         - fqdn: a.example.com
           zone: example.com
