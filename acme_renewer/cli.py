@@ -20,7 +20,9 @@ one Twilio validation wait), so 100 domains cost about as long as one.
 
 Due means: no certificate yet, names or key type changed, less than lsctl:acme's
 renewWhenLifetimeLeft (1/3) of the lifetime left, or the CA's ARI window has come.
-Twilio's own certificate (date_expires) is the truth about what is live.
+Twilio's own certificate (date_expires) is the truth about what is live. A valid one lsctl
+did not upload is adopted: judged by the same rule on its own lifetime, replaced only when
+due (or with --force). certificate: external domains are only reported (lsctl cert upload).
 
 Credentials come from the environment: TWILIO_ACCOUNT_SID with TWILIO_AUTH_TOKEN or
 TWILIO_API_KEY/TWILIO_API_SECRET; the TSIG secret (rfc2136) from LSCTL_TSIG_SECRET; AWS
@@ -98,8 +100,8 @@ def _print_table(report: Report) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    colours = {"renewed": "green", "reuploaded": "green", "not_due": "dim",
-               "would_renew": "yellow", "managed": "cyan", "failed": "red"}
+    colours = {"renewed": "green", "reuploaded": "green", "not_due": "dim", "adopted": "dim",
+               "would_renew": "yellow", "managed": "cyan", "external": "cyan", "failed": "red"}
     table = Table(title=f"lsctl renew --stack {report.stack}")
     for column in ("domain", "status", "expires", "detail"):
         table.add_column(column, overflow="fold")

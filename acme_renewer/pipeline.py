@@ -22,10 +22,11 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from acme_renewer.ari import cert_id, renewal_window
 from acme_renewer.challenge import DnsProvider
-from acme_renewer.decide import decide
+from acme_renewer.decide import LiveCertificate, decide, decide_adopted
 from acme_renewer.issuance import AcmeSession, Issue, KeyType, issue_all
 from acme_renewer.state import RenewerState, StoredCertificate
-from linkshortening.certs.preflight import check_tls_cert, is_ready
+from linkshortening.certs.preflight import certificate_names, check_tls_cert, is_ready
+from linkshortening.certs.served import ServedCertificateError, fetch_served
 from linkshortening.certs.tlscert import build_tls_cert
 from linkshortening.stack.model import DomainSpec, Stack
 from linkshortening.twilio.errors import TwilioApiError
@@ -35,7 +36,11 @@ if TYPE_CHECKING:
     from linkshortening.twilio.api import LinkShorteningApi
     from linkshortening.twilio.models import DomainCertificate
 
-Status = Literal["renewed", "reuploaded", "not_due", "would_renew", "managed", "failed"]
+# adopted: a live certificate lsctl did not upload, not due by its own lifetime;
+# external: `certificate: external`, uploaded with `lsctl cert upload`, only reported.
+Status = Literal["renewed", "reuploaded", "not_due", "adopted", "would_renew", "managed",
+                 "external", "failed"]
+EXPIRY_WARN_DAYS = 30  # Twilio warns (30131) with 30 days left
 Progress = Callable[[str, str | None, str], None]  # (phase, domain or None, message)
 AccountOpener = Callable[[bool], "OpenedAccount"]  # (dry run) -> the account at the run's CA
 
@@ -87,12 +92,25 @@ class _Work:
     tls_cert: str | None = None
     not_after: dt.datetime | None = None
     reupload: bool = False
+    adoptable: LiveCertificate | None = None  # what Twilio serves, when lsctl did not upload it
 
     def live_differs(self, stored: StoredCertificate) -> bool:
         """Twilio serves no certificate, or one that is not the stored one."""
         if self.live is None or self.live.date_expires is None:
             return True
         return self.live.date_expires != dt.datetime.fromisoformat(stored.not_after)
+
+    def serves_foreign(self, now: dt.datetime) -> bool:
+        """Twilio serves a certificate lsctl did not upload: nothing stored, or a stored one
+        that is not live and not newer than the live one (a newer stored one that did not
+        take is uploaded again instead)."""
+        if self.live is None or self.live.date_expires is None:
+            return False
+        if self.stored is None:
+            return True
+        stored_after = dt.datetime.fromisoformat(self.stored.not_after)
+        newer = now < stored_after and self.live.date_expires < stored_after
+        return self.live_differs(self.stored) and not newer
 
 
 def renew_stack(stack: Stack, specs: Sequence[DomainSpec], state: RenewerState,
@@ -119,8 +137,17 @@ def renew_stack(stack: Stack, specs: Sequence[DomainSpec], state: RenewerState,
         _read_live(api, work, options.workers)
         for item in (w for w in work if w.spec.certificate == "managed"):
             _managed(api, item, options.dry_run)
+        for item in (w for w in work if w.spec.certificate == "external"):
+            _external(item, now)
         acme_work = [w for w in work if w.spec.certificate == "acme"
                      and w.outcome.status != "failed"]
+        for item in acme_work:
+            item.stored = state.certificate(item.spec.fqdn)
+        foreign = [w for w in acme_work if w.serves_foreign(now)]
+        if foreign:
+            say("twilio", None, f"reading {len(foreign)} certificate(s) lsctl did not upload "
+                                "(port 443)")
+            _read_served(foreign, options.workers)
         session, unreachable = (_open(open_account, options.dry_run, note) if acme_work
                                 else (None, None))
         if unreachable:  # judged by the lifetime rule alone; only due domains need the CA
@@ -212,11 +239,61 @@ def _managed(api: LinkShorteningApi, item: _Work, dry_run: bool) -> None:
                            + (" (requesting)" if request.requesting else ""))
 
 
+def _external(item: _Work, now: dt.datetime) -> None:
+    """`certificate: external`: never ordered; report what Twilio serves and its days left."""
+    live = item.live.date_expires if item.live else None
+    upload = f"lsctl cert upload --domain {item.spec.fqdn} --cert FILE --key FILE"
+    item.outcome.status, item.outcome.expires = "external", live
+    if live is None:
+        item.outcome.detail = "uploaded outside lsctl; Twilio serves no certificate"
+        item.outcome.warnings.append(f"no certificate on Twilio: upload one with {upload}")
+        return
+    days = (live - now).total_seconds() / 86400
+    item.outcome.detail = (f"uploaded outside lsctl; {days:.0f} days left" if days > 0
+                           else f"uploaded outside lsctl; expired {live:%Y-%m-%d}")
+    if days <= EXPIRY_WARN_DAYS:
+        item.outcome.warnings.append(f"expires {live:%Y-%m-%d}: upload a renewed certificate "
+                                     f"with {upload}")
+
+
+def _read_served(items: list[_Work], workers: int) -> None:
+    """What a client gets on port 443, for the certificates lsctl did not upload: their
+    notBefore and names, which Twilio's API does not give. It is that certificate only if
+    it expires when Twilio says the live one does."""
+    def read(item: _Work) -> None:
+        assert item.live is not None and item.live.date_expires is not None
+        expires = item.live.date_expires
+        uploaded = item.live.date_updated or item.live.date_created
+        try:
+            cert, where = fetch_served(item.spec.fqdn)
+        except ServedCertificateError as exc:
+            item.adoptable = LiveCertificate(expires, None, None, uploaded, str(exc))
+            return
+        if abs((cert.not_valid_after_utc - expires).total_seconds()) > 1:
+            item.adoptable = LiveCertificate(
+                expires, None, None, uploaded, f"{where} serves a certificate expiring "
+                f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M}Z, not Twilio's")
+            return
+        item.adoptable = LiveCertificate(expires, cert.not_valid_before_utc,
+                                         tuple(certificate_names(cert)), uploaded)
+
+    with ThreadPoolExecutor(max(1, min(workers, len(items)))) as pool:
+        list(pool.map(read, items))
+
+
 def _decide(stack: Stack, state: RenewerState, session: AcmeSession | None, item: _Work,
             now: dt.datetime, options: RenewOptions) -> bool:
     spec = item.spec
-    item.stored = state.certificate(spec.fqdn)
     live_expires = item.live.date_expires if item.live else None
+    if item.adoptable is not None:
+        adopted = decide_adopted(spec.names, item.adoptable, now, stack.acme.renew_fraction,
+                                 options.force)
+        item.outcome.detail, item.outcome.expires = adopted.reason, live_expires
+        if adopted.warning:
+            item.outcome.warnings.append(adopted.warning)
+        if adopted.adopted and not adopted.due:
+            item.outcome.status = "adopted"
+        return adopted.due
     ari_time = None
     if session is not None and session.has_ari and item.stored and not options.force:
         ari_time = _ari_time(state, session, item.stored, spec.fqdn, now, options.dry_run)
@@ -253,8 +330,8 @@ def _ari_time(state: RenewerState, session: AcmeSession, stored: StoredCertifica
 def _issue(stack: Stack, state: RenewerState, session: AcmeSession, dns: DnsProvider,
            items: list[_Work], options: RenewOptions, say: Progress) -> None:
     for item in items:
-        replaces = None
-        if item.stored is not None and session.has_ari:
+        replaces = None  # ARI's `replaces` names lsctl's own certificate, never an adopted one
+        if item.stored is not None and item.adoptable is None and session.has_ari:
             replaces = cert_id(item.stored.fullchain_pem.encode())
         item.issue = Issue(item.spec.names, cast(KeyType, stack.acme.key_type),
                            stack.acme.profile, replaces)

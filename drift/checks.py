@@ -234,9 +234,17 @@ def _twilio_certificate(facts: DomainFacts, now: dt.datetime) -> Iterator[Findin
                        where)
     if twilio.certificate_expires is not None:
         yield from _expiry(facts, "twilio-certificate", twilio.certificate_expires, now, where)
-    elif facts.spec.certificate == "acme" and twilio.validation_status is None:
+    elif facts.spec.certificate != "managed" and twilio.validation_status is None:
         yield _finding(facts, "twilio-no-certificate", "error", "twilio-certificate",
-                       "a current certificate", "none uploaded", where)
+                       "a current certificate" + _upload_fix(facts), "none uploaded", where)
+
+
+def _upload_fix(facts: DomainFacts) -> str:
+    """A `certificate: external` domain is renewed by hand: say how, where expiry is found."""
+    if facts.spec.certificate != "external":
+        return ""
+    return (f"; fix: upload a renewed certificate with lsctl cert upload --domain "
+            f"{facts.spec.fqdn} --cert FILE --key FILE")
 
 
 def _expiry(facts: DomainFacts, check: str, not_after: dt.datetime, now: dt.datetime,
@@ -248,7 +256,7 @@ def _expiry(facts: DomainFacts, check: str, not_after: dt.datetime, now: dt.date
         else f"expired {not_after:%Y-%m-%d %H:%M} UTC"
     severity: Severity = "error" if days <= ERROR_DAYS else "warning"
     yield _finding(facts, f"{check}-expiring", severity, check,
-                   f"more than {WARN_DAYS} days left", actual, where)
+                   f"more than {WARN_DAYS} days left{_upload_fix(facts)}", actual, where)
 
 
 # --- the served certificate ----------------------------------------------------------------

@@ -66,6 +66,8 @@ def write_config(directory: Path, zones: tuple[str, ...], key: TsigKey, port: in
         # A stale journal from an earlier run would replay old updates over the fresh file.
         (directory / f"{zone}.db.jnl").unlink(missing_ok=True)
         update = f' allow-update {{ key "{key.name}"; }};' if updatable and zone in zones else ""
+        if zone in zones:  # `lsctl import` reads a zone by AXFR, with the same key
+            update += f' allow-transfer {{ key "{key.name}"; }};'
         zone_blocks.append(f'zone "{zone}" {{ type primary; file "{zone}.db";{update} }};\n')
     conf = directory / "named.conf"
     conf.write_text(

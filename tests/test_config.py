@@ -123,7 +123,8 @@ BAD_DOMAINS = [
           zone: example.com
           domainSid: {GOOD_SID}
           certificate: selfsigned
-        """, "lsctl:domains[0].certificate", "is not one of acme, managed", id="bad-mode"),
+        """, "lsctl:domains[0].certificate", "is not one of acme, managed, external",
+        id="bad-mode"),
     pytest.param(f"""\
         - fqdn: a.example.com
           zone: example.com
@@ -424,3 +425,11 @@ def test_a_10000_domain_stack_is_within_the_bounds() -> None:
 def test_reading_is_bounded_even_for_endless_files() -> None:
     with pytest.raises(ConfigError, match=r"/dev/zero: is larger than 8 MiB"):
         read_text(Path("/dev/zero"))
+
+
+def test_certificate_external_loads(tmp_path: Path) -> None:
+    stack = load_stack_file(domain_stack(tmp_path, f"""\
+        - {{fqdn: a.example.com, zone: example.com, domainSid: {GOOD_SID},
+           certificate: external}}
+        """))
+    assert stack.domains[0].certificate == "external"

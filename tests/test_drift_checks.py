@@ -247,3 +247,15 @@ def test_twilio_published_ips_changed() -> None:
 
 def test_no_facts_no_findings() -> None:
     assert codes(DomainFacts(ROOT)) == []  # every source unreachable: the report says so
+
+
+def test_an_external_certificate_is_watched_with_the_upload_fix() -> None:
+    external = DomainSpec("example.com", "example.com", SID, certificate="external")
+    soon = NOW + dt.timedelta(days=10)
+    findings = found(facts(external, twilio=twilio(certificate_expires=soon),
+                           served=ServedCertificate(("example.com",), soon, "x:443")))
+    assert [(f.code, f.severity) for f in findings] == [
+        ("twilio-certificate-expiring", "warning"), ("served-certificate-expiring", "warning")]
+    assert all("lsctl cert upload --domain example.com" in f.expected for f in findings)
+    (missing,) = found(facts(external, twilio=twilio(certificate_expires=None)))
+    assert missing.code == "twilio-no-certificate" and "lsctl cert upload" in missing.expected

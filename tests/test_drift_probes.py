@@ -21,6 +21,7 @@ import pytest
 from drift.facts import Route53Set
 from drift.probes import dns as dns_probe
 from drift.probes import route53, tls, twilio
+from linkshortening.certs.served import ENDPOINT_ENV
 from linkshortening.dns import engine as dnsengine
 from linkshortening.dns.engine import Question, ask_all
 from linkshortening.dns.rfc2136 import Endpoint, replace_rrset
@@ -327,7 +328,7 @@ def test_tls_probe_names_the_endpoint_it_could_not_reach(
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    monkeypatch.setenv(tls.ENDPOINT_ENV, f"127.0.0.1:{port}")
+    monkeypatch.setenv(ENDPOINT_ENV, f"127.0.0.1:{port}")
     (lost,) = tls.probe([DomainSpec("a.example.com", "example.com", "DN" + "0" * 32)])[
         "a.example.com"].unreachable
     assert (lost.probe, lost.source) == ("tls", f"port 443 of a.example.com at 127.0.0.1:{port}")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from drift.facts import Probed, Route53Set, Unreachable
 from linkshortening.common.names import in_zone, normalize
+from linkshortening.dns.route53 import record_sets
 from linkshortening.stack.model import DomainSpec
 
 if TYPE_CHECKING:
@@ -99,9 +100,7 @@ def _list(client: Route53Client, zone_id: str,
     """The zone's record sets in Route53's order, from `start` (a name) or the beginning;
     read a page at a time, so a caller that stops early saves the calls."""
     if start is None:
-        for page in client.get_paginator("list_resource_record_sets").paginate(
-                HostedZoneId=zone_id):
-            yield from page["ResourceRecordSets"]
+        yield from record_sets(client, zone_id)
         return
     page = client.list_resource_record_sets(HostedZoneId=zone_id, StartRecordName=start)
     yield from page["ResourceRecordSets"]

@@ -45,6 +45,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     bundle.add_argument("--domain", help="also check that the certificate covers this domain")
     _min_days(bundle)
     _output(bundle)
+    upload = sub.add_parser(
+        "upload", help="preflight, bundle and upload a certificate from elsewhere to Twilio",
+        description="For a certificate: external domain: preflight, build the TlsCert, upload "
+                    "it to the domain's DomainSid and wait for Twilio's validation. Exit 0: "
+                    "validated; 1: refused by the preflight or Twilio; 2: setup or input "
+                    "error.")
+    _inputs(upload)
+    _min_days(upload)
+    from linkshortening.cli import cert_upload
+
+    cert_upload.configure(upload)
 
 
 def _inputs(parser: argparse.ArgumentParser) -> None:
@@ -77,6 +88,10 @@ def _days(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.cert_command == "upload":
+        from linkshortening.cli.cert_upload import upload
+
+        return upload(args, _preflight)
     actions = {"convert-key": _convert, "check": _check, "bundle": _bundle}
     return actions[args.cert_command](args)
 

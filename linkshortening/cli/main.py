@@ -15,6 +15,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                 "validate a stack file and print the DNS records each domain needs"),
     "cert": ("linkshortening.cli.cert",
              "convert keys to PKCS#8, preflight a certificate, print the TlsCert to upload"),
+    "import": ("linkshortening.cli.importer",
+               "write a new stack file for the Link Shortening domains a zone already has"),
     "renew": ("acme_renewer.cli",
               "obtain Let's Encrypt certificates for due domains, upload them to Twilio"),
     "drift": ("drift.cli",

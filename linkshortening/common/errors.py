@@ -15,6 +15,7 @@ USER_ERRORS = {
     "linkshortening.dns.query.DnsLookupError",
     "acme_renewer.state.StateLocked",
     "linkshortening.dns.route53.Route53Error",
+    "linkshortening.dns.zonedata.ZoneTransferError",
     "acme.errors.Error",  # the ACME server refused the account or the request
     "requests.exceptions.RequestException",  # a server (the CA) could not be reached
     "linkshortening.twilio.errors.TwilioApiError",

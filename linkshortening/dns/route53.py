@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from linkshortening.common.names import normalize
 
 if TYPE_CHECKING:
     from mypy_boto3_route53 import Route53Client
+    from mypy_boto3_route53.type_defs import ResourceRecordSetOutputTypeDef
+
+    from linkshortening.dns.zonedata import ZoneRecord
 
 
 class Route53Error(Exception):
@@ -38,3 +42,25 @@ def find_zone_id(client: Route53Client, zone: str) -> str:
         raise Route53Error(f"no public Route53 hosted zone holds {zone}; create it or "
                            "set dns.hostedZoneId in the stack")
     return best[1]
+
+
+def zone_records(client: Route53Client, zone_id: str) -> list[ZoneRecord]:
+    """Every record set of a hosted zone (alias records left out: they are no values)."""
+    from linkshortening.dns.zonedata import ZoneRecord, text_value
+
+    found = []
+    for rrset in record_sets(client, zone_id):
+        if "AliasTarget" in rrset or "SetIdentifier" in rrset:
+            continue  # an alias or a routing policy: not a plain record lsctl could declare
+        kind = rrset["Type"]
+        values = tuple(sorted(text_value(kind, r["Value"])
+                              for r in rrset.get("ResourceRecords", [])))
+        found.append(ZoneRecord(normalize(rrset["Name"]), kind, rrset.get("TTL", 0), values))
+    return found
+
+
+def record_sets(client: Route53Client,
+                zone_id: str) -> Iterator[ResourceRecordSetOutputTypeDef]:
+    """The zone's record sets in Route53's order, a page (300) at a time."""
+    for page in client.get_paginator("list_resource_record_sets").paginate(HostedZoneId=zone_id):
+        yield from page["ResourceRecordSets"]

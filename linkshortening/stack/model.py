@@ -13,7 +13,10 @@ ACME_DIRECTORIES = {
     "letsencrypt": "https://acme-v02.api.letsencrypt.org/directory",
     "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
 }
-CertificateMode = Literal["acme", "managed"]
+# acme: lsctl renews it; managed: Twilio does; external: it comes from elsewhere and is
+# uploaded with `lsctl cert upload` (the renewer only reports its expiry).
+CertificateMode = Literal["acme", "managed", "external"]
+CERTIFICATE_MODES: tuple[CertificateMode, ...] = ("acme", "managed", "external")
 DnsProvider = Literal["route53", "rfc2136"]
 
 

@@ -17,6 +17,7 @@ from linkshortening.stack import values
 from linkshortening.stack.errors import ConfigError, quoted
 from linkshortening.stack.model import (
     ACME_DIRECTORIES,
+    CERTIFICATE_MODES,
     AcmeSettings,
     DnsSettings,
     DomainSpec,
@@ -159,7 +160,7 @@ def _domain(source: str, path: str, raw: object, ttl: int,
         callback_url=_https(r, "callbackUrl"),
         continue_on_failure=r.boolean("continueOnFailure", True),
         disable_https=r.boolean("disableHttps", False),
-        certificate=r.choice("certificate", ("acme", "managed"), "acme"),  # type: ignore[arg-type]
+        certificate=r.choice("certificate", CERTIFICATE_MODES, "acme"),  # type: ignore[arg-type]
         alt_names=tuple(a for a in dict.fromkeys(alt) if a != fqdn),
         ttl=r.integer("ttl", ttl, 30, 86400),
         dns=_dns(source, r.key("dns"), dns_raw) if dns_raw is not None else default_dns,
