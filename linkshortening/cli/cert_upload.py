@@ -90,13 +90,14 @@ def _check_mode(spec: DomainSpec, key: str, source: str, force: bool) -> None:
 
 def _send(spec: DomainSpec, tls_cert: str, args: argparse.Namespace) -> UploadReport:
     from linkshortening.twilio.api import LinkShorteningApi
-    from linkshortening.twilio.errors import VALIDATION_CODES, TwilioApiError
+    from linkshortening.twilio.codes import in_category
+    from linkshortening.twilio.errors import TwilioApiError
 
     api = LinkShorteningApi.from_env()
     try:
         api.upload_certificate(spec.domain_sid, tls_cert)
     except TwilioApiError as exc:
-        if exc.code not in VALIDATION_CODES:
+        if not in_category(exc.code, "certificate"):
             raise  # credentials, reachability, an unknown DomainSid: exit 2 with its line
         return UploadReport(spec.fqdn, "refused", f"Twilio refused the upload: {exc}")
     print(f"lsctl cert upload: uploaded to {spec.domain_sid}; waiting for Twilio's "

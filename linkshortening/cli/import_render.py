@@ -10,12 +10,16 @@ from dataclasses import dataclass, field
 from linkshortening.common.names import normalize
 from linkshortening.dns.zonedata import ZoneRecord
 from linkshortening.stack.model import DnsSettings
-from linkshortening.stack.parse import VERIFICATION_TXT
 from linkshortening.stack.targets import DEFAULT_TTL, TwilioTargets
+from linkshortening.stack.values import VERIFICATION_TXT
+
 
 # A valid-looking DomainSid that Twilio never issues: the file loads, and the comment beside
 # it says where the real one is.
-PLACEHOLDER_SID = "DN" + "0" * 32
+def placeholder_sid(index: int) -> str:
+    """A well-formed Domain SID that is obviously not Twilio's, one per domain (a stack
+    refuses one SID on two domains)."""
+    return f"DN{index:032x}"
 VERIFICATION_LABEL = "_twilio"  # components/domain.py: Twilio's TXT at _twilio.<fqdn>
 RECORD_TYPE = "aws:route53/record:Record"
 DOMAIN_TYPE = "lsctl:index:LinkShorteningDomain"
@@ -71,7 +75,7 @@ def find_domains(zone: str, records: Sequence[ZoneRecord],
                 found.append(FoundDomain(record.name, record))
     for domain in found:
         txt = by_key.get((f"{VERIFICATION_LABEL}.{domain.fqdn}", "TXT"))
-        if txt and any(VERIFICATION_TXT.match(v) for v in txt.values):
+        if txt and any(VERIFICATION_TXT.fullmatch(v) for v in txt.values):
             domain.verification = txt
     return sorted(found, key=lambda d: (d.fqdn != zone, d.fqdn)), notes
 
@@ -103,17 +107,17 @@ def stack_yaml(stack: str, zone: str, dns: DnsSettings, domains: Sequence[FoundD
               "  # lsctl:acme (see stacks/Pulumi.example.yaml) and remove this.",
               "  lsctl:renewal: {enabled: false}",
               "  lsctl:domains:"]
-    for domain in domains:
-        lines += _domain_lines(domain, zone)
+    for index, domain in enumerate(domains):
+        lines += _domain_lines(domain, zone, index)
     return "\n".join(lines) + "\n"
 
 
-def _domain_lines(domain: FoundDomain, zone: str) -> list[str]:
+def _domain_lines(domain: FoundDomain, zone: str, index: int) -> list[str]:
     q = json.dumps
     side = domain.twilio
     lines = [f"    - fqdn: {q(domain.fqdn)}", f"      zone: {q(zone)}"]
     if side is None:
-        lines.append(f"      domainSid: {PLACEHOLDER_SID}  # placeholder: copy the Domain SID "
+        lines.append(f"      domainSid: {placeholder_sid(index)}  # placeholder: copy the Domain SID "
                      "from Console > Admin Center > Domains")
     else:
         lines.append(f"      domainSid: {side.domain_sid}")
@@ -138,7 +142,7 @@ def _domain_lines(domain: FoundDomain, zone: str) -> list[str]:
         lines.append(f"      # the zone's TTL {ttl} is outside {MIN_TTL}..{MAX_TTL}: lsctl "
                      f"declares {DEFAULT_TTL}")
     if domain.verification:
-        value = next(v for v in domain.verification.values if VERIFICATION_TXT.match(v))
+        value = next(v for v in domain.verification.values if VERIFICATION_TXT.fullmatch(v))
         lines.append(f"      verificationTxt: {q(value)}")
     return lines
 

@@ -90,12 +90,12 @@ def _usage(message: str) -> Exception:
 
 def _domain_sids(pairs: list[str]) -> dict[str, str]:
     from linkshortening.common.names import normalize
-    from linkshortening.stack.parse import DOMAIN_SID
+    from linkshortening.stack.values import DOMAIN_SID
 
     sids = {}
     for pair in pairs:
         fqdn, _, sid = pair.partition("=")
-        if not fqdn or not DOMAIN_SID.match(sid):
+        if not fqdn or not DOMAIN_SID.fullmatch(sid):
             raise _usage(f"--domain-sid {pair!r} is not FQDN=DN followed by 32 hex digits")
         sids[normalize(fqdn)] = sid
     return sids
