@@ -106,7 +106,7 @@ def test_import_from_route53_with_twilio_settings(
     assert code == 0, err
     stack = load_stack_file(output)
     apex, sub = stack.domains
-    assert (apex.fqdn, apex.ttl, apex.domain_sid) == (zone, 600, "DN" + "0" * 32)  # the first placeholder
+    assert (apex.fqdn, apex.ttl, apex.domain_sid) == (zone, 600, "DN" + "0" * 32)
     assert apex.dns is not None and apex.dns.hosted_zone_id == zone_id
     assert (sub.domain_sid, sub.messaging_service_sids) == (sid, (service,))
     assert (sub.fallback_url, sub.continue_on_failure) == ("https://example.com/expired", False)

@@ -117,8 +117,8 @@ def _domain_lines(domain: FoundDomain, zone: str, index: int) -> list[str]:
     side = domain.twilio
     lines = [f"    - fqdn: {q(domain.fqdn)}", f"      zone: {q(zone)}"]
     if side is None:
-        lines.append(f"      domainSid: {placeholder_sid(index)}  # placeholder: copy the Domain SID "
-                     "from Console > Admin Center > Domains")
+        lines.append(f"      domainSid: {placeholder_sid(index)}  # placeholder: copy the "
+                     "Domain SID from Console > Admin Center > Domains")
     else:
         lines.append(f"      domainSid: {side.domain_sid}")
         if side.note:
