@@ -17,6 +17,8 @@ USER_ERRORS = {
     "linkshortening.twilio.errors.TwilioApiError",
     "linkshortening.twilio.errors.TwilioSetupError",
     "drift.cli.UsageError",
+    "drift.plan.changes.PlanError",
+    "drift.apply_cli.ApplyRefused",
 }
 
 

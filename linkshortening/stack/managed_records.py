@@ -1,0 +1,85 @@
+"""Every DNS record a stack manages: Twilio's target (A or CNAME), the verification TXT and the
+zone's CAA. Pure data, no I/O.
+
+`desired_records` is the part Twilio's routing needs (and the drift checker compares); this
+adds what `pulumi up` also declares in a Route53 zone (components/domain.py, components/zone.py),
+so `lsctl records` shows, and writes as zone-file or nsupdate lines, everything to create by
+hand in a zone Pulumi does not write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from linkshortening.stack.model import DomainSpec, Stack
+from linkshortening.stack.records import desired_records
+
+# Twilio Admin > Domains, DNS method: a TXT record at _twilio.<domain>.
+VERIFICATION_LABEL = "_twilio"
+# Only Let's Encrypt may issue, wildcards included: what the renewer (and Twilio's managed
+# certificates) use. Zone-wide: it binds every name of the zone without a CAA of its own.
+LETS_ENCRYPT_CAA = ('0 issue "letsencrypt.org"', '0 issuewild "letsencrypt.org"')
+
+ManagedType = Literal["A", "CNAME", "TXT", "CAA"]
+Purpose = Literal["target", "verification", "caa"]
+
+PURPOSES: dict[Purpose, str] = {
+    "target": "Twilio's target",
+    "verification": "Twilio's domain verification",
+    "caa": "only Let's Encrypt may issue (zone-wide)",
+}
+
+
+@dataclass(frozen=True)
+class ManagedRecord:
+    """One record set lsctl manages, with the domain that asks for it and why.
+
+    Values are as Route53 and the stack file write them: TXT without quotes, CNAME targets
+    without the trailing dot."""
+
+    domain: str
+    zone: str
+    name: str  # fully qualified, lower case, no trailing dot
+    type: ManagedType
+    ttl: int
+    values: tuple[str, ...]
+    purpose: Purpose
+
+
+def verification_record(spec: DomainSpec) -> ManagedRecord | None:
+    """The TXT at `_twilio.<fqdn>` when the domain declares `verificationTxt`."""
+    if not spec.verification_txt:
+        return None
+    return ManagedRecord(spec.fqdn, spec.zone, f"{VERIFICATION_LABEL}.{spec.fqdn}", "TXT",
+                         spec.ttl, (spec.verification_txt,), "verification")
+
+
+def caa_record(stack: Stack, zone: str) -> ManagedRecord | None:
+    """CAA at the zone apex when any domain of the zone says `caa: true`, with the first such
+    domain's TTL (as `pulumi up` declares it, once per zone)."""
+    asking = [d for d in stack.domains if d.zone == zone and d.caa]
+    if not asking:
+        return None
+    return ManagedRecord(asking[0].fqdn, zone, zone, "CAA", asking[0].ttl, LETS_ENCRYPT_CAA,
+                         "caa")
+
+
+def managed_records(stack: Stack, domains: tuple[DomainSpec, ...] | None = None
+                    ) -> tuple[ManagedRecord, ...]:
+    """Every record set of `domains` (default: all of the stack), zone by zone: each domain's
+    target and verification TXT, then the zone's CAA (which binds the selected domains even
+    when another domain of the zone asked for it)."""
+    chosen = stack.domains if domains is None else domains
+    records: list[ManagedRecord] = []
+    for zone in dict.fromkeys(d.zone for d in chosen):
+        for spec in (d for d in chosen if d.zone == zone):
+            records += [ManagedRecord(spec.fqdn, zone, r.name, r.type, r.ttl, r.values, "target")
+                        for r in desired_records(spec, stack.targets)]
+            verification = verification_record(spec)
+            if verification is not None:
+                records.append(verification)
+        caa = caa_record(stack, zone)
+        if caa is not None:
+            records.append(caa)
+    return tuple(records)
