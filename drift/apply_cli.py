@@ -87,8 +87,8 @@ def check(plan: Plan, allow_deletes: bool, max_changes: int) -> None:
         raise ApplyRefused(f"apply: the plan deletes {deletes} record set(s); check them and "
                            "pass --allow-deletes")
     if len(plan.changes) > max_changes:
-        raise ApplyRefused(f"apply: {len(plan.changes)} changes is more than --max-changes "
-                           f"{max_changes}; check the plan and pass --max-changes "
+        raise ApplyRefused(f"apply: the plan has {len(plan.changes)} change(s), more than "
+                           f"--max-changes {max_changes}; check it and pass --max-changes "
                            f"{len(plan.changes)}")
 
 

@@ -201,7 +201,7 @@ def test_rfc2136_drift_is_planned_exactly_and_fixed(env: World, lsctl: Run) -> N
     assert code == 2 and "deletes 2 record set(s)" in err and "--allow-deletes" in err
     code, _, err = lsctl("apply", "--stack", str(stack), "--yes", "--allow-deletes",
                          "--max-changes", "6")
-    assert code == 2 and "7 changes is more than --max-changes 6" in err
+    assert code == 2 and "the plan has 7 change(s), more than --max-changes 6" in err
     code, _, err = lsctl("apply", "--stack", str(stack), "--allow-deletes")
     assert code == 2 and "no terminal to confirm on" in err and "--yes" in err
     code, out, _ = lsctl("apply", "--stack", str(stack), "--allow-deletes", "--dry-run")
