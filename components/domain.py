@@ -29,7 +29,7 @@ class LinkShorteningDomain(pulumi.ComponentResource):
     exports: dict[str, Any]
 
     def __init__(self, spec: DomainSpec, targets: TwilioTargets,
-                 zone_id: pulumi.Output[str] | None,
+                 zone_id: pulumi.Output[str] | None, *, twilio: bool = True,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         name = spec.fqdn
         super().__init__("lsctl:index:LinkShorteningDomain", name, None, opts)
@@ -39,7 +39,7 @@ class LinkShorteningDomain(pulumi.ComponentResource):
         # Off by default: a record made by hand must not be silently taken over.
         overwrite = spec.allow_overwrite or None
         (record,) = desired_records(spec, targets)
-        # zone_id None: an RFC 2136 zone, whose records are its owner's (drift still checks).
+        # zone_id None: a zone lsctl apply writes (RFC 2136, or Route53 managedBy: lsctl).
         if zone_id is not None:
             self.records.append(aws.route53.Record(
                 f"{name}-{record.type.lower()}", zone_id=zone_id, name=record.name,
@@ -50,10 +50,12 @@ class LinkShorteningDomain(pulumi.ComponentResource):
                     f"{name}-verification", zone_id=zone_id,
                     name=f"{VERIFICATION_LABEL}.{name}", type="TXT", ttl=spec.ttl,
                     records=[spec.verification_txt], allow_overwrite=overwrite, opts=child))
-        self.twilio = [DomainConfig(f"{name}-config", spec, opts=child)]
-        self.twilio += [MessagingServiceAssociation(f"{name}-{sid}", spec.domain_sid, sid,
-                                                    opts=child)
-                        for sid in spec.messaging_service_sids]
+        self.twilio = []
+        if twilio:  # False: lsctl:twilio.managedBy lsctl, so lsctl apply sets them
+            self.twilio.append(DomainConfig(f"{name}-config", spec, opts=child))
+            self.twilio += [MessagingServiceAssociation(f"{name}-{sid}", spec.domain_sid, sid,
+                                                        opts=child)
+                            for sid in spec.messaging_service_sids]
         if spec.certificate == "managed":
             self.twilio.append(ManagedCertificate(f"{name}-managed-cert", spec.domain_sid,
                                                   opts=child))

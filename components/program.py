@@ -46,18 +46,26 @@ def declare(stack: Stack, credentials: Credentials, project_dir: Path) -> Progra
             raise _error(stack, f"domains[{i}].dns", f"no DNS provider is set for {spec.fqdn}",
                          "set lsctl:dns (or the domain's dns) to route53, for Pulumi to "
                          "declare its records, or rfc2136, when your own servers hold the zone")
-        if not _in_route53(spec) and (spec.caa or spec.verification_txt):
-            pulumi.log.warn(f"{spec.fqdn}: caa and verificationTxt are declared only in "
-                            "Route53 zones; add them on the zone's own DNS servers")
+        if not _pulumi_writes(spec) and (spec.caa or spec.verification_txt):
+            pulumi.log.warn(f"{spec.fqdn}: zone {spec.zone} is written by lsctl, not Pulumi: "
+                            f"`lsctl apply --stack {stack.name}` writes its records, caa and "
+                            "verificationTxt included")
     zones = _zones(stack)
+    # One writer per zone and for the Twilio settings: what lsctl apply writes, Pulumi leaves.
     domains = [LinkShorteningDomain(spec, stack.targets,
-                                    zones[spec.zone].zone_id if _in_route53(spec) else None)
+                                    zones[spec.zone].zone_id if _pulumi_writes(spec) else None,
+                                    twilio=stack.twilio_managed_by == "pulumi")
                for spec in stack.domains]
     return Program(zones, domains, _renewal(stack, credentials, zones, project_dir))
 
 
 def _in_route53(spec: DomainSpec) -> bool:
     return spec.dns is not None and spec.dns.provider == "route53"
+
+
+def _pulumi_writes(spec: DomainSpec) -> bool:
+    """Records in a Route53 zone not marked `managedBy: lsctl`."""
+    return _in_route53(spec) and spec.dns is not None and spec.dns.managed_by == "pulumi"
 
 
 def _zones(stack: Stack) -> dict[str, LinkShorteningZone]:
@@ -71,7 +79,7 @@ def _zones(stack: Stack) -> dict[str, LinkShorteningZone]:
         if len(ids) > 1:
             raise _error(stack, "domains", f"the domains of zone {zone} name different hosted "
                          f"zones ({', '.join(ids)})", "give them the same dns.hostedZoneId")
-        caa = [d for d in specs if d.caa]
+        caa = [d for d in specs if d.caa and _pulumi_writes(d)]
         zones[zone] = LinkShorteningZone(
             zone, ids[0] if ids else None, caa_ttl=caa[0].ttl if caa else None,
             allow_overwrite=any(d.allow_overwrite for d in caa))

@@ -156,10 +156,11 @@ def _seed(args: argparse.Namespace, directory: Path) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from linkshortening.dns.query import ask
+    from drift.apply_cli import report
+    from drift.plan import render
     from linkshortening.stack.load import load_stack
     from sandbox.lifecycle import SandboxState
-    from sandbox.seed import apply_twilio, sandbox_api, seed
+    from sandbox.seed import seed
 
     stack = load_stack(args.stack)
     state = SandboxState.load(directory)
@@ -169,19 +170,18 @@ def _seed(args: argparse.Namespace, directory: Path) -> int:
 
         raise ServiceError(f"the sandbox does not serve {', '.join(missing)}; "
                            f"restart it with `lsctl sandbox up --stack {args.stack}`")
-    written = seed(stack, state.dns, state.tsig_key())
+    seeded = seed(stack, state)  # lsctl apply, on the sandbox's BIND 9 and emulator
+    print(render.text(seeded.plan, "sandbox seed"), end="")
+    report(seeded.outcomes)
     table = Table(title=f"What {state.dns} answers after seeding stack {stack.name}")
-    for column in ("domain", "type", "ttl", "answer", "matches declared"):
+    for column in ("name", "type", "ttl", "answer", "matches declared"):
         table.add_column(column)
-    ok = True
-    for record in written:
-        answer = ask(state.dns, record.name, record.type)
-        match = answer.values == record.values and answer.ttl == record.ttl
-        ok &= match
-        table.add_row(record.name, record.type, str(answer.ttl or "-"),
-                      "\n".join(answer.values) or answer.rcode, "yes" if match else "NO")
+    for declared, answer in seeded.answers:
+        table.add_row(declared.name, declared.type, str(answer.ttl) if answer else "-",
+                      "\n".join(answer.values) if answer else "nothing",
+                      "yes" if answer == declared else "NO")
     Console().print(table)
-    applied = apply_twilio(stack, sandbox_api(state))
+    applied = sum(o.changes for o in seeded.outcomes if o.ok and o.kind == "twilio")
     print(f"applied {applied} Twilio-side setting(s) to the emulator (domain config, "
           "Messaging Service associations)")
-    return 0 if ok else 1
+    return 0 if seeded.ok else 1

@@ -19,6 +19,9 @@ lsctl records --stack sandbox
 echo "==> lsctl sandbox seed --stack sandbox   (RFC 2136 updates, then what BIND 9 answers)"
 lsctl sandbox seed --stack sandbox
 
+echo "==> lsctl plan --stack sandbox --expect-no-changes   (seeding left nothing to change)"
+lsctl plan --stack sandbox --expect-no-changes
+
 echo "==> lsctl renew --stack sandbox   (Pebble issues by DNS-01, the Twilio emulator validates)"
 lsctl renew --stack sandbox --validation-poll 0.5
 

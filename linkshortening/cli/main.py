@@ -21,6 +21,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "obtain Let's Encrypt certificates for due domains, upload them to Twilio"),
     "drift": ("drift.cli",
               "check live DNS, Route53, Twilio and served certificates against the stack"),
+    "plan": ("drift.plan_cli",
+             "show what apply would change in the zones and Twilio settings lsctl writes"),
+    "apply": ("drift.apply_cli",
+              "apply the plan: RFC 2136 / Route53 records and Twilio settings, confirmed"),
     "sandbox": ("sandbox.cli",
                 "run the local sandbox (Pebble, BIND 9, moto, Twilio emulator) for demo and tests"),
 }

@@ -22,6 +22,8 @@ USER_ERRORS = {
     "linkshortening.twilio.errors.TwilioSetupError",
     "drift.cli.UsageError",
     "linkshortening.cli.arguments.OutputUsageError",
+    "drift.plan.changes.PlanError",
+    "drift.apply_cli.ApplyRefused",
 }
 
 

@@ -22,6 +22,10 @@ import dns.update
 class DnsUpdateError(Exception):
     """An update the server did not apply: refused, unreachable or timed out."""
 
+    def __init__(self, message: str, rcode: str | None = None) -> None:
+        super().__init__(message)
+        self.rcode = rcode  # the server's answer (e.g. NXRRSET: a prerequisite failed)
+
 
 @dataclass(frozen=True)
 class TsigKey:
@@ -95,5 +99,4 @@ def send_update(server: Endpoint, update: dns.update.UpdateMessage, timeout: flo
         raise DnsUpdateError(
             f"update of zone {zone} at {server}: server answered {dns.rcode.to_text(rcode)}"
             + (" (is the TSIG key allowed to update this zone?)" if rcode == dns.rcode.REFUSED
-               else "")
-        )
+               else ""), dns.rcode.to_text(rcode))

@@ -18,6 +18,9 @@ ACME_DIRECTORIES = {
 CertificateMode = Literal["acme", "managed", "external"]
 CERTIFICATE_MODES: tuple[CertificateMode, ...] = ("acme", "managed", "external")
 DnsProvider = Literal["route53", "rfc2136"]
+# Who writes a zone's declared records (and, stack-wide, the Twilio-side settings): one writer
+# each, so `pulumi up` and `lsctl apply` never undo each other.
+Writer = Literal["pulumi", "lsctl"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class DnsSettings:
     tsig_algorithm: str = "hmac-sha256"
     # The name of the variable holding the secret; the secret itself never sits in the file.
     tsig_secret_env: str = "LSCTL_TSIG_SECRET"  # noqa: S105
+    # Pulumi declares records in Route53 zones only; RFC 2136 zones are written by lsctl apply.
+    managed_by: Writer = "pulumi"
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,7 @@ class Stack:
     targets: TwilioTargets = field(default_factory=TwilioTargets)
     acme: AcmeSettings = field(default_factory=AcmeSettings)
     renewal: RenewalSettings = field(default_factory=RenewalSettings)
+    twilio_managed_by: Writer = "pulumi"  # who sets domain config and Messaging Services
 
     @property
     def zones(self) -> tuple[str, ...]:

@@ -29,12 +29,13 @@ from linkshortening.stack.targets import DEFAULT_ALLOWED_IPS, DEFAULT_TTL, Twili
 
 NAMESPACE = "lsctl"
 # The stack-level keys under `lsctl:`; the Pulumi program reads exactly these from pulumi.Config.
-STACK_KEYS = ("domains", "allowedIps", "ttl", "dns", "acme", "renewal")
+STACK_KEYS = ("domains", "allowedIps", "ttl", "dns", "acme", "renewal", "twilio")
 # Credentials for `pulumi up`, set with `pulumi config set --secret`: the Pulumi program reads
 # them; the loader accepts them in the file (as {secure: ...}) and keeps them out of `Stack`.
 SECRET_KEYS = ("twilioAccountSid", "twilioAuthToken", "twilioApiKey", "twilioApiSecret",
                "tsigSecret")
 DNS_PROVIDERS = ("route53", "rfc2136")
+WRITERS = ("pulumi", "lsctl")
 TSIG_ALGORITHMS = ("hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1")
 
 KEY_TYPES = ("ecdsa-p256", "rsa-2048")
@@ -62,6 +63,7 @@ def _parse_stack(config: Mapping[str, Any], source: str, name: str) -> Stack:
     default_dns = _dns(source, top.key("dns"), top.get("dns"))
     acme = _acme(source, top.get("acme"))
     renewal = _renewal(source, top.get("renewal"))
+    twilio_writer = _twilio_writer(source, top.get("twilio"))
     for secret in SECRET_KEYS:
         top.get(secret)  # accepted, read by the Pulumi program only
     raw_domains = top.get("domains", required=True,
@@ -74,7 +76,18 @@ def _parse_stack(config: Mapping[str, Any], source: str, name: str) -> Stack:
                     for i, raw in enumerate(raw_domains))
     _refuse_shared(source, domains)
     return Stack(name=name, source=source, domains=domains,
-                 targets=TwilioTargets(allowed_ips=ips), acme=acme, renewal=renewal)
+                 targets=TwilioTargets(allowed_ips=ips), acme=acme, renewal=renewal,
+                 twilio_managed_by="lsctl" if twilio_writer == "lsctl" else "pulumi")
+
+
+def _twilio_writer(source: str, raw: object) -> str:
+    """`lsctl:twilio: {managedBy: pulumi | lsctl}`: who sets the Twilio-side settings."""
+    if raw is None:
+        return "pulumi"
+    r = Reader(source, "twilio", raw)
+    writer = r.choice("managedBy", WRITERS, "pulumi") or "pulumi"
+    r.finish()
+    return writer
 
 
 def _renewal(source: str, raw: object) -> RenewalSettings:
@@ -180,9 +193,14 @@ def _dns(source: str, path: str, raw: object) -> DnsSettings | None:
     if provider is None:
         raise r.error("provider", "is required but missing", "set provider: route53 or rfc2136")
     if provider == "route53":
+        writer = r.choice("managedBy", WRITERS, "pulumi")
         settings = DnsSettings(provider="route53",
-                               hosted_zone_id=_checked(r, "hostedZoneId", values.hosted_zone_id))
+                               hosted_zone_id=_checked(r, "hostedZoneId", values.hosted_zone_id),
+                               managed_by="lsctl" if writer == "lsctl" else "pulumi")
     else:
+        if r.choice("managedBy", WRITERS, "lsctl") == "pulumi":
+            raise r.error("managedBy", "pulumi declares records only in Route53 zones",
+                          "remove it: lsctl apply writes the records of RFC 2136 zones")
         algorithm = r.choice("tsigAlgorithm", TSIG_ALGORITHMS, "hmac-sha256")
         assert algorithm is not None
         settings = DnsSettings(
@@ -192,6 +210,7 @@ def _dns(source: str, path: str, raw: object) -> DnsSettings | None:
                                     values.tsig_key_name),
             tsig_algorithm=algorithm,
             tsig_secret_env=_checked(r, "tsigSecretEnv", values.env_name) or "LSCTL_TSIG_SECRET",
+            managed_by="lsctl",
         )
     r.finish()
     return settings
