@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,13 @@ def load_stack_file(path: Path, name: str | None = None) -> Stack:
         if namespace == NAMESPACE and bare:
             ours[bare] = value
     stack_name = name or path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-    return parse_stack(ours, source, stack_name)
+    region = data["config"].get("aws:region")
+    if region is not None and (not isinstance(region, str) or not region.strip()):
+        raise ConfigError(source, "aws:region", f"{region!r} is not an AWS region name",
+                          "set it like `pulumi config set aws:region us-east-1`")
+    # Pulumi's AWS provider reads aws:region; lsctl's own AWS clients use the same region.
+    return replace(parse_stack(ours, source, stack_name),
+                   aws_region=region.strip() if region else None)
 
 
 def find_project_dir(start: Path | None = None) -> Path:

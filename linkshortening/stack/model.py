@@ -109,6 +109,7 @@ class Stack:
     targets: TwilioTargets = field(default_factory=TwilioTargets)
     acme: AcmeSettings = field(default_factory=AcmeSettings)
     renewal: RenewalSettings = field(default_factory=RenewalSettings)
+    aws_region: str | None = None  # the stack's aws:region (Pulumi's AWS provider setting)
 
     @property
     def zones(self) -> tuple[str, ...]:
