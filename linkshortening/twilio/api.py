@@ -27,6 +27,7 @@ from twilio.rest import Client
 
 from linkshortening.common.https import HttpsSetupError, https_override
 from linkshortening.common.https import ca_bundle as https_ca_bundle
+from linkshortening.common.progress import OnWait, WaitProgress
 from linkshortening.common.retry import RetryPolicy, call_with_retries
 from linkshortening.common.secrets import read_secret
 from linkshortening.twilio.errors import TwilioApiError, TwilioSetupError
@@ -239,12 +240,13 @@ class LinkShorteningApi:
 
     def wait_for_validation(self, domain_sids: Iterable[str], *, timeout: float = 600.0,
                             poll_interval: float = 5.0, workers: int = 16,
-                            ) -> list[ValidationResult]:
+                            progress: OnWait | None = None) -> list[ValidationResult]:
         """Poll every domain's certificate until `cert_in_validation` is null (validated) or
         reports a failure, all domains in the same rounds, for at most `timeout` seconds.
 
         Twilio takes up to five minutes per upload; polling the domains together makes many
-        uploads cost about one validation delay, not one each.
+        uploads cost about one validation delay, not one each. `progress` hears after every
+        round how many have an answer.
         """
         started = time.monotonic()
         deadline = started + timeout
@@ -261,6 +263,9 @@ class LinkShorteningApi:
                     else:
                         last[sid] = outcome
                 pending = [sid for sid in pending if sid not in results]
+                if progress:
+                    progress(WaitProgress(len(results), len(order), "certificates",
+                                          time.monotonic() - started, timeout))
                 remaining = deadline - time.monotonic()
                 if pending and remaining <= 0:
                     for sid in pending:
