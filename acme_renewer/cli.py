@@ -32,8 +32,12 @@ Credentials come from the environment: TWILIO_ACCOUNT_SID with TWILIO_AUTH_TOKEN
 TWILIO_API_KEY/TWILIO_API_SECRET; the TSIG secret (rfc2136) from LSCTL_TSIG_SECRET; AWS
 from the usual AWS variables or role. Each secret may be given as NAME_FILE=path.
 
+Progress goes to stderr: a live bar during the two long waits on a terminal, timestamped
+lines otherwise (cron, CI).
+
 exit status: 0 every domain renewed or not due, 1 some domain failed, 2 configuration or
-setup error."""
+setup error (each problem named with its fix), 130 interrupted (Ctrl-C; what was left in
+flight is said, and the next run cleans it up)."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

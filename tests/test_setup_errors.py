@@ -228,3 +228,29 @@ def test_a_malformed_region_names_the_key(tmp_path: Path) -> None:
     path.write_text("config:\n  aws:region: [us-east-1]\n  lsctl:domains: []\n")
     with pytest.raises(ConfigError, match="aws:region"):
         load_stack_file(path)
+
+
+def test_twilio_permission_and_other_errors() -> None:
+    from acme_renewer.access import twilio_setup_error
+    from linkshortening.twilio.api import LinkShorteningApi, TwilioCredentials, TwilioSettings
+    from linkshortening.twilio.errors import TwilioApiError
+
+    account = "AC" + "0" * 32
+    api = LinkShorteningApi(TwilioSettings(TwilioCredentials(account, account, "token")))
+    denied = twilio_setup_error(TwilioApiError(403, 20403, "Permission Denied"), api)
+    assert denied is not None
+    assert str(denied).startswith(f"Twilio: account {account}'s credentials may not use Link "
+                                  "Shortening (error 20403, HTTP 403). Fix: ")
+    assert twilio_setup_error(TwilioApiError(404, 20404, "not found"), api) is None
+    assert twilio_setup_error(TwilioApiError(500, None, "oops"), api) is None
+
+
+def test_aws_errors_that_are_not_setup_are_left_alone() -> None:
+    from botocore.exceptions import ClientError
+
+    from linkshortening.common.aws import aws_setup_error
+
+    throttled = ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}},
+                            "ListHostedZones")
+    assert aws_setup_error(throttled, "Route53") is None
+    assert aws_setup_error(ValueError("a bug"), "Route53") is None
