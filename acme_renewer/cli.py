@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from linkshortening.cli.arguments import add_stack_arguments
 
 if TYPE_CHECKING:
+    from types import FrameType
+
+    from acme_renewer.live import RunOutput
     from acme_renewer.pipeline import Report
+    from acme_renewer.state import RenewerState
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 EPILOG = """\
 Runs in phases across all due domains (order, one DNS propagation wait, validation, upload,
@@ -28,8 +34,12 @@ Credentials come from the environment: TWILIO_ACCOUNT_SID with TWILIO_AUTH_TOKEN
 TWILIO_API_KEY/TWILIO_API_SECRET; the TSIG secret (rfc2136) from LSCTL_TSIG_SECRET; AWS
 from the usual AWS variables or role. Each secret may be given as NAME_FILE=path.
 
+Progress goes to stderr: a live bar during the two long waits on a terminal, timestamped
+lines otherwise (cron, CI).
+
 exit status: 0 every domain renewed or not due, 1 some domain failed, 2 configuration or
-setup error."""
+setup error (each problem named with its fix), 130 interrupted (Ctrl-C; what was left in
+flight is said, and the next run cleans it up)."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +56,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from acme_renewer.live import RunOutput
     from acme_renewer.pipeline import RenewOptions, renew_stack
     from acme_renewer.wiring import run_parts
     from linkshortening.stack.errors import ConfigError
@@ -60,8 +71,32 @@ def run(args: argparse.Namespace) -> int:
     parts = run_parts(stack, project_dir)
     options = RenewOptions(force=args.force, dry_run=args.dry_run,
                            validation_interval=args.validation_poll)
-    report = renew_stack(stack, specs, parts.state, parts.api, parts.dns, parts.open_account,
-                         options, _progress())
+    output = RunOutput()
+    during: list[str] = []
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        during.append(output.doing)  # before the way out reports its own cleanup phase
+        signal.default_int_handler(signum, frame)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        report = renew_stack(stack, specs, parts.state, parts.api, parts.dns,
+                             parts.open_account, options, output.phase, output.wait)
+    except KeyboardInterrupt:
+        output.close()
+        print(interrupted(output, parts.state, args.dry_run, during[0] if during else None),
+              file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # credentials that lapsed after the setup check, say
+        from linkshortening.common.aws import aws_setup_error
+
+        problem = aws_setup_error(exc, "AWS")
+        if problem is None:
+            raise
+        raise problem from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        output.close()
     if args.json:
         print(json.dumps(report_json(report), indent=2))
     else:
@@ -69,31 +104,43 @@ def run(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def interrupted(output: RunOutput, state: RenewerState, dry_run: bool,
+                during: str | None = None) -> str:
+    """What a Ctrl-C `during` a phase left in flight, from the phases seen and the journal."""
+    from acme_renewer.live import PREFIX
+
+    lines = [f"{PREFIX}: interrupted during {during or output.doing}."]
+    if dry_run:
+        return lines[0] + " A dry run changes nothing: nothing is left in flight."
+    if "order" in output.seen:
+        lines.append(f"  - ACME orders placed ({output.seen['order']}) stay pending at the "
+                     "CA and expire there unused; the next run places new ones.")
+    try:
+        published = state.pending_records()
+    except Exception:  # the state store itself may be what is failing
+        published = None
+    if published:
+        names = ", ".join(sorted({r.name for r in published})[:3])
+        lines.append(f"  - {len(published)} challenge record(s) are still published ({names}"
+                     f"{', ...' if len({r.name for r in published}) > 3 else ''}): they were "
+                     "journalled in the state store before being published, so the next "
+                     "`lsctl renew` removes them first.")
+    elif "present" in output.seen and published is not None:
+        lines.append("  - the challenge records were removed on the way out "
+                     "(the journal is empty).")
+    if "upload" in output.seen:
+        lines.append("  - certificates uploaded to Twilio may still be in validation; they "
+                     "are stored, so the next run uploads again what Twilio does not serve.")
+    if len(lines) == 1:
+        lines.append("  - nothing was in flight.")
+    return "\n".join(lines)
+
+
 def report_json(report: Report) -> dict[str, object]:
     return {"stack": report.stack, "notes": report.notes, "outcomes": [
         {"domain": o.fqdn, "status": o.status, "detail": o.detail,
          "expires": o.expires.isoformat() if o.expires else None, "warnings": o.warnings}
         for o in report.outcomes]}
-
-
-def _progress() -> Callable[[str, str | None, str], None]:
-    """Live phase lines: rich on a terminal, plain timestamped lines otherwise (cron, CI)."""
-    import time
-
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    started = time.monotonic()
-
-    def say(phase: str, domain: str | None, message: str) -> None:
-        where = f" {domain}" if domain else ""
-        if console.is_terminal:
-            console.print(f"[dim]{time.monotonic() - started:6.1f}s[/] [bold]{phase}[/]{where}: "
-                          f"{message}")
-        else:
-            print(f"lsctl renew: {phase}{where}: {message}", file=sys.stderr, flush=True)
-
-    return say
 
 
 def _print_table(report: Report) -> None:

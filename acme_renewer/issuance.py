@@ -25,6 +25,7 @@ from acme_renewer.acme_client import BatchClient
 from acme_renewer.acme_network import ResilientNetwork
 from acme_renewer.challenge import ChallengeRecord, DnsProvider, locate
 from acme_renewer.propagation import wait_for_propagation
+from linkshortening.common.progress import OnWait
 
 KeyType = Literal["ecdsa-p256", "rsa-2048"]
 USER_AGENT = "lsctl (+https://github.com/lsctl)"
@@ -127,11 +128,13 @@ def issue_all(session: AcmeSession, issues: Sequence[Issue], provider: DnsProvid
               propagation_timeout: float = 120.0, propagation_interval: float = 2.0,
               workers: int = 8, deadline_seconds: float = 300.0,
               phase: Callable[[str], None] | None = None,
-              journal: Callable[[list[ChallengeRecord]], None] | None = None) -> None:
+              journal: Callable[[list[ChallengeRecord]], None] | None = None,
+              waiting: OnWait | None = None) -> None:
     """Run every phase for every issue; results and errors land on the issues.
 
     `journal` is told the records before they are created and [] once they are removed, so a
-    run killed in between leaves a list the next run can clean up.
+    run killed in between leaves a list the next run can clean up. `waiting` hears how the
+    propagation wait goes.
     """
     say = phase or (lambda _: None)
     note = journal or (lambda _: None)
@@ -147,7 +150,8 @@ def issue_all(session: AcmeSession, issues: Sequence[Issue], provider: DnsProvid
                 provider.present(records)
                 if propagation_timeout > 0:  # 0: the stack turned the check off
                     say("propagate")
-                    wait_for_propagation(records, propagation_timeout, propagation_interval)
+                    wait_for_propagation(records, propagation_timeout, propagation_interval,
+                                         waiting)
             say("validate")
             deadline = time.monotonic() + deadline_seconds
             list(pool.map(lambda i: _guard(i, lambda: _answer(session, i)), ordered))

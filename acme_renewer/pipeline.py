@@ -28,6 +28,7 @@ from acme_renewer.state import RenewerState, StoredCertificate
 from linkshortening.certs.preflight import certificate_names, check_tls_cert, is_ready
 from linkshortening.certs.served import ServedCertificateError, fetch_served
 from linkshortening.certs.tlscert import build_tls_cert
+from linkshortening.common.progress import WaitProgress
 from linkshortening.stack.model import DomainSpec, Stack
 from linkshortening.twilio.errors import TwilioApiError
 
@@ -42,6 +43,7 @@ Status = Literal["renewed", "reuploaded", "not_due", "adopted", "would_renew", "
                  "external", "failed"]
 EXPIRY_WARN_DAYS = 30  # Twilio warns (30131) with 30 days left
 Progress = Callable[[str, str | None, str], None]  # (phase, domain or None, message)
+Waiting = Callable[[str, WaitProgress], None]  # (the wait: propagation or validation, status)
 AccountOpener = Callable[[bool], "OpenedAccount"]  # (dry run) -> the account at the run's CA
 
 
@@ -116,11 +118,13 @@ class _Work:
 def renew_stack(stack: Stack, specs: Sequence[DomainSpec], state: RenewerState,
                 api: LinkShorteningApi, dns: DnsProvider,
                 open_account: AccountOpener, options: RenewOptions,
-                progress: Progress | None = None) -> Report:
+                progress: Progress | None = None,
+                waiting: Waiting | None = None) -> Report:
     """Run every phase for `specs`; never raises for one domain's failure.
 
     A dry run only reads: no lock taken, no account registered, no DNS or state written,
-    nothing uploaded; its report says what the real run would clean up and register."""
+    nothing uploaded; its report says what the real run would clean up and register.
+    `waiting` hears how the two long waits (propagation, Twilio's validation) go."""
     say = progress or (lambda _p, _d, _m: None)
     now = dt.datetime.now(dt.UTC)
     notes: list[str] = []
@@ -162,9 +166,9 @@ def renew_stack(stack: Stack, specs: Sequence[DomainSpec], state: RenewerState,
             for item in issuing:
                 _fail(item, unreachable or "no ACME session")
         elif issuing and session is not None:
-            _issue(stack, state, session, dns, issuing, options, say)
+            _issue(stack, state, session, dns, issuing, options, say, waiting)
         _bundle(state, due, dt.datetime.now(dt.UTC))  # after issuance: new notBefore
-        _upload_and_wait(api, [w for w in due if w.tls_cert], options, say)
+        _upload_and_wait(api, [w for w in due if w.tls_cert], options, say, waiting)
         for item in work:
             if item.outcome.status == "failed":
                 say("failed", item.spec.fqdn, item.outcome.detail)
@@ -328,7 +332,8 @@ def _ari_time(state: RenewerState, session: AcmeSession, stored: StoredCertifica
 
 
 def _issue(stack: Stack, state: RenewerState, session: AcmeSession, dns: DnsProvider,
-           items: list[_Work], options: RenewOptions, say: Progress) -> None:
+           items: list[_Work], options: RenewOptions, say: Progress,
+           waiting: Waiting | None = None) -> None:
     for item in items:
         replaces = None  # ARI's `replaces` names lsctl's own certificate, never an adopted one
         if item.stored is not None and item.adoptable is None and session.has_ari:
@@ -340,7 +345,8 @@ def _issue(stack: Stack, state: RenewerState, session: AcmeSession, dns: DnsProv
     issue_all(session, issues, dns, timeout,
               stack.acme.propagation_interval, workers=options.workers,
               phase=lambda p: say(p, None, f"{len(issues)} certificate(s)"),
-              journal=state.save_pending_records)
+              journal=state.save_pending_records,
+              waiting=(lambda w: waiting("propagation", w)) if waiting else None)
     for item in items:
         assert item.issue is not None
         if item.issue.cleanup_error:
@@ -384,7 +390,7 @@ def _bundle(state: RenewerState, items: list[_Work], now: dt.datetime) -> None:
 
 
 def _upload_and_wait(api: LinkShorteningApi, items: list[_Work], options: RenewOptions,
-                     say: Progress) -> None:
+                     say: Progress, waiting: Waiting | None = None) -> None:
     if not items:
         return
     say("upload", None, f"uploading {len(items)} certificate(s) to Twilio")
@@ -404,7 +410,9 @@ def _upload_and_wait(api: LinkShorteningApi, items: list[_Work], options: RenewO
     say("validation", None, f"waiting for Twilio to validate {len(uploaded)} certificate(s)")
     results = api.wait_for_validation([i.spec.domain_sid for i in uploaded],
                                       timeout=options.validation_timeout,
-                                      poll_interval=options.validation_interval)
+                                      poll_interval=options.validation_interval,
+                                      progress=(lambda w: waiting("validation", w))
+                                      if waiting else None)
     by_sid = {r.domain_sid: r for r in results}
     for item in uploaded:
         result = by_sid[item.spec.domain_sid]

@@ -7,9 +7,10 @@ One wait for the whole run: all records are checked together, each round asking 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from acme_renewer.challenge import ChallengeRecord, by_zone
+from linkshortening.common.progress import OnWait, WaitProgress
 from linkshortening.dns import query as dnsquery
 from linkshortening.dns.rfc2136 import Endpoint
 
@@ -26,23 +27,26 @@ class PropagationTimeout(Exception):
 
 
 def wait_for_propagation(records: Sequence[ChallengeRecord], timeout: float = 120.0,
-                         interval: float = 2.0,
-                         progress: Callable[[int, int], None] | None = None) -> None:
-    """Return when all records are served everywhere; raise PropagationTimeout otherwise."""
+                         interval: float = 2.0, progress: OnWait | None = None) -> None:
+    """Return when all records are served everywhere; raise PropagationTimeout otherwise.
+
+    `progress` hears after every round how many records every nameserver serves."""
+    started = time.monotonic()
     pending: dict[ChallengeRecord, list[Endpoint]] = {}
     for zone, records_in_zone in by_zone(records).items():
         servers = list(dnsquery.nameservers(zone))
         for record in records_in_zone:
             pending[record] = list(servers)
-    total = sum(len(s) for s in pending.values())
-    deadline = time.monotonic() + timeout
+    total = len(pending)
+    deadline = started + timeout
     while True:
         for record, servers in list(pending.items()):
             servers[:] = [s for s in servers if not _serves(s, record)]
             if not servers:
                 del pending[record]
         if progress:
-            progress(total - sum(len(s) for s in pending.values()), total)
+            progress(WaitProgress(total - len(pending), total, "challenge records",
+                                  time.monotonic() - started, timeout))
         if not pending:
             return
         if time.monotonic() + interval > deadline:

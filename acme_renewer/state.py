@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from acme_renewer.challenge import ChallengeRecord
 from linkshortening.common.files import write_atomic
@@ -84,6 +84,14 @@ class SecretsManagerBackend:
 
     client: SecretsManagerClient
     prefix: str
+
+    @classmethod
+    def connect(cls, prefix: str, region: str | None = None,
+                **options: Any) -> SecretsManagerBackend:
+        """The backend through a client in the stack's region (common.aws.aws_client)."""
+        from linkshortening.common.aws import aws_client
+
+        return cls(aws_client("secretsmanager", region, **options), prefix)
 
     def _id(self, key: str) -> str:
         return f"{self.prefix}/{key}"

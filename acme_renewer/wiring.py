@@ -36,17 +36,19 @@ def dns_provider(stack: Stack) -> DnsProvider:
                               f"no DNS provider is set for {spec.fqdn}",
                               "set lsctl:dns (or the domain's dns) to route53 or rfc2136")
         if settings not in built:
-            built[settings] = _provider(settings, stack.source)
+            built[settings] = _provider(settings, stack.source, stack.aws_region)
         by_zone[spec.zone] = built[settings]
     default = next(iter(built.values())) if len(built) == 1 else None
     return ZoneRouter(by_zone, default)
 
 
-def _provider(settings: DnsSettings, source: str) -> DnsProvider:
+def _provider(settings: DnsSettings, source: str, region: str | None) -> DnsProvider:
     if settings.provider == "route53":
         from acme_renewer.route53_provider import Route53Provider
+        from linkshortening.dns.route53 import route53_client
 
-        return Route53Provider(hosted_zone_id=settings.hosted_zone_id)
+        return Route53Provider(client=route53_client(region),
+                               hosted_zone_id=settings.hosted_zone_id)
     from acme_renewer.rfc2136_provider import Rfc2136Provider
 
     return Rfc2136Provider.from_settings(settings, source)
@@ -56,10 +58,8 @@ def state_store(stack: Stack, project_dir: Path | None = None) -> RenewerState:
     """The stack's state backend: a local directory or Secrets Manager."""
     acme = stack.acme
     if acme.state_backend == "secretsmanager":
-        import boto3
-
-        return RenewerState(SecretsManagerBackend(boto3.client("secretsmanager"),
-                                                  secrets_manager_prefix(stack, project_dir)))
+        return RenewerState(SecretsManagerBackend.connect(
+            secrets_manager_prefix(stack, project_dir), stack.aws_region))
     location = DEFAULT_STATE_DIR / stack.name
     if acme.state_location:
         expanded = os.path.expandvars(acme.state_location)
@@ -74,10 +74,23 @@ def state_store(stack: Stack, project_dir: Path | None = None) -> RenewerState:
 
 
 def session_opener(stack: Stack, state: RenewerState) -> AccountOpener:
+    """Opens the run's account (the setup check has already asked the CA about a stored one);
+    a CA refusing to register one (RFC 8555 `unauthorized`, e.g. a wrong EAB) is a setup
+    error, raised before any order."""
     def open_session(dry_run: bool) -> OpenedAccount:
-        from acme_renewer.account import open_account
+        from acme import messages
 
-        return open_account(stack.acme, state, stack.source, dry_run=dry_run)
+        from acme_renewer.access import acme_setup_error
+        from acme_renewer.account import ca_endpoint, open_account
+
+        try:
+            return open_account(stack.acme, state, stack.source, dry_run=dry_run)
+        except messages.Error as exc:
+            problem = acme_setup_error(exc, ca_endpoint(stack.acme).directory, None,
+                                       registering=True)
+            if problem is None:
+                raise
+            raise problem from None
 
     return open_session
 
@@ -106,6 +119,7 @@ def run_parts(stack: Stack, project_dir: Path | None = None,
     """Build the run's parts, checking every credential and endpoint before the first ACME
     call (a bad TSIG secret must not surface after orders are placed); all problems found
     are reported together, so one run shows everything to fix."""
+    from acme_renewer.access import check_access
     from acme_renewer.account import ca_endpoint
     from linkshortening.common.errors import is_user_error
     from linkshortening.twilio.api import LinkShorteningApi
@@ -126,7 +140,9 @@ def run_parts(stack: Stack, project_dir: Path | None = None,
              if region or stack.acme.state_backend != "secretsmanager" else None)
     api = attempt(lambda: LinkShorteningApi.from_env(deadline=deadline))
     dns = attempt(lambda: dns_provider(stack))
-    attempt(lambda: ca_endpoint(stack.acme))
+    ca = attempt(lambda: ca_endpoint(stack.acme))
+    if not problems:  # well-formed: now one read-only call to each service, all together
+        problems += check_access(stack, state, api, ca)
     if len(problems) == 1:
         raise problems[0]
     if problems:
@@ -144,9 +160,16 @@ def _aws_region(stack: Stack) -> bool:
             if stack.acme.state_backend == "secretsmanager" else next(route53, None))
     if user is None:
         return True
-    import boto3
+    from linkshortening.common.aws import aws_region, aws_setup_error
 
-    if boto3.session.Session().region_name:
-        return True
+    try:
+        if aws_region(stack.aws_region):
+            return True
+    except Exception as exc:  # e.g. AWS_PROFILE naming no profile
+        problem = aws_setup_error(exc, "AWS")
+        if problem is None:
+            raise
+        raise problem from None
     raise ConfigError(stack.source, "", f"{user}, and no AWS region is set",
-                      "export AWS_REGION=<region> (or set region in ~/.aws/config)")
+                      "set aws:region in the stack (pulumi config set aws:region us-east-1), "
+                      "or export AWS_REGION=<region>")

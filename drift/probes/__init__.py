@@ -26,7 +26,7 @@ def gather(stack: Stack, specs: Sequence[DomainSpec], skip: Collection[str] = ()
         if "tls" not in skip:
             jobs["tls"] = pool.submit(tls.probe, specs)
         if "route53" not in skip:
-            jobs["route53"] = pool.submit(route53.probe, specs)
+            jobs["route53"] = pool.submit(route53.probe, specs, stack.aws_region)
         found = dns.probe(specs, stack.targets) if "dns" not in skip else None
         results = {source: job.result() for source, job in jobs.items()}
     domains = []

@@ -26,8 +26,9 @@ SOURCE = "Route53"
 Sets = tuple[Route53Set, ...]
 
 
-def probe(specs: Sequence[DomainSpec]) -> dict[str, Probed[Sets]]:
-    """Record sets for every route53 domain; other domains are not in the result."""
+def probe(specs: Sequence[DomainSpec], region: str | None = None) -> dict[str, Probed[Sets]]:
+    """Record sets for every route53 domain (a client in the stack's aws:region, `region`);
+    other domains are not in the result."""
     ours = [s for s in specs if s.dns is not None and s.dns.provider == "route53"]
     if not ours:
         return {}
@@ -37,10 +38,10 @@ def probe(specs: Sequence[DomainSpec]) -> dict[str, Probed[Sets]]:
 
     found: dict[str, Probed[Sets]] = {}
     try:
-        client = route53_client()
+        client = route53_client(region)
         zone_ids = _zone_ids(client, ours)
     except (BotoCoreError, ClientError) as exc:
-        lost = Unreachable("route53", SOURCE, str(exc))
+        lost = Unreachable("route53", SOURCE, _why(exc))
         return {s.fqdn: Probed(None, (lost,)) for s in ours}
     by_zone: dict[str, list[DomainSpec]] = {}
     for spec in ours:
@@ -55,11 +56,19 @@ def probe(specs: Sequence[DomainSpec]) -> dict[str, Probed[Sets]]:
         try:
             sets = _record_sets(client, zone_id, [s.fqdn for s in members])
         except (BotoCoreError, ClientError) as exc:
-            lost = Unreachable("route53", SOURCE, f"hosted zone {zone_id}: {exc}")
+            lost = Unreachable("route53", SOURCE, f"hosted zone {zone_id}: {_why(exc)}")
             found.update({s.fqdn: Probed(None, (lost,)) for s in members})
             continue
         found.update({s.fqdn: Probed(sets.get(s.fqdn, ())) for s in members})
     return found
+
+
+def _why(exc: Exception) -> str:
+    """What to fix when it is the setup (credentials, endpoint, permission), else AWS's words."""
+    from linkshortening.common.aws import aws_setup_error
+
+    problem = aws_setup_error(exc, "Route53")
+    return str(problem) if problem is not None else str(exc)
 
 
 def _zone_ids(client: Route53Client, specs: Sequence[DomainSpec]) -> dict[str, str]:

@@ -9,6 +9,7 @@ USER_ERRORS = {
     "linkshortening.common.secrets.MissingSecret",
     "linkshortening.common.files.OutputPathError",
     "linkshortening.common.https.HttpsSetupError",
+    "linkshortening.common.errors.SetupError",
     "acme_renewer.wiring.SetupProblems",
     "linkshortening.dns.rfc2136.DnsUpdateError",
     "sandbox.process.ServiceError",
@@ -25,6 +26,11 @@ USER_ERRORS = {
     "drift.plan.changes.PlanError",
     "drift.apply_cli.ApplyRefused",
 }
+
+
+class SetupError(Exception):
+    """A service cannot be used as set up: credentials missing, rejected, denied or expired,
+    or an endpoint unreachable. The message names what is missing and how to set it."""
 
 
 def is_user_error(exc: BaseException) -> bool:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from linkshortening.common.aws import aws_client
 from linkshortening.common.names import normalize
 
 if TYPE_CHECKING:
@@ -18,12 +19,11 @@ class Route53Error(Exception):
     """A hosted zone that cannot be found, or a change that never became INSYNC."""
 
 
-def route53_client() -> Route53Client:
-    import boto3
-    from botocore.config import Config
-
+def route53_client(region: str | None = None, **options: Any) -> Route53Client:
+    """A Route53 client in the stack's region (`options`: see common.aws.aws_client)."""
     # Standard retry mode retries Throttling/PriorRequestNotComplete with backoff and jitter.
-    return boto3.client("route53", config=Config(retries={"mode": "standard", "max_attempts": 10}))
+    client: Route53Client = aws_client("route53", region, **options)
+    return client
 
 
 def find_zone_id(client: Route53Client, zone: str) -> str:

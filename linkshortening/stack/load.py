@@ -6,6 +6,7 @@ import difflib
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,19 @@ def load_stack_file(path: Path, name: str | None = None, loader: str | None = No
         raise ConfigError(source, "config", "a Pulumi stack file needs a top-level config mapping",
                           "start the file with `config:` and put lsctl:domains under it")
     stack_name = name or path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-    stack = parse_stack(_ours(data["config"], source), source, stack_name)
+    stack = replace(parse_stack(_ours(data["config"], source), source, stack_name),
+                    aws_region=_aws_region(data["config"], source))
     _refuse_shared_state(path, stack)
     return stack
+
+
+def _aws_region(config: Mapping[Any, Any], source: str) -> str | None:
+    """Pulumi's AWS provider reads aws:region; lsctl's own AWS clients use the same region."""
+    region = config.get("aws:region")
+    if region is not None and (not isinstance(region, str) or not region.strip()):
+        raise ConfigError(source, "aws:region", f"{quoted(region)} is not an AWS region name",
+                          "set it like `pulumi config set aws:region us-east-1`")
+    return region.strip() if region else None
 
 
 def _ours(config: Mapping[Any, Any], source: str) -> dict[str, Any]:

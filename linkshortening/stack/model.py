@@ -118,6 +118,7 @@ class Stack:
     acme: AcmeSettings = field(default_factory=AcmeSettings)
     renewal: RenewalSettings = field(default_factory=RenewalSettings)
     twilio_managed_by: Writer = "pulumi"  # who sets domain config and Messaging Services
+    aws_region: str | None = None  # the stack's aws:region (Pulumi's AWS provider setting)
 
     @property
     def zones(self) -> tuple[str, ...]:

@@ -34,6 +34,7 @@ from twilio.rest import Client
 from linkshortening.common.deadline import Clock, Deadline
 from linkshortening.common.https import HttpsSetupError, https_override
 from linkshortening.common.https import ca_bundle as https_ca_bundle
+from linkshortening.common.progress import OnWait, WaitProgress
 from linkshortening.common.retry import RetryPolicy, call_with_retries
 from linkshortening.common.secrets import read_secret
 from linkshortening.twilio.errors import TwilioApiError, TwilioSetupError
@@ -306,14 +307,15 @@ class LinkShorteningApi:
 
     def wait_for_validation(self, domain_sids: Iterable[str], *, timeout: float = 600.0,
                             poll_interval: float = 5.0, workers: int = 16,
-                            ) -> list[ValidationResult]:
+                            progress: OnWait | None = None) -> list[ValidationResult]:
         """Poll every domain's certificate until `cert_in_validation` is null (validated) or
         reports a failure, all domains in the same rounds, for at most `timeout` seconds (and
         never past the deadline). A status other than the documented `pending` that does not
         say it failed counts as still pending; a timeout reports it as Twilio gave it.
 
         Twilio takes up to five minutes per upload; polling the domains together makes many
-        uploads cost about one validation delay, not one each.
+        uploads cost about one validation delay, not one each. `progress` hears after every
+        round how many have an answer.
         """
         started = self._clock()
         limit = self.deadline.child(within=timeout)
@@ -331,6 +333,10 @@ class LinkShorteningApi:
                         last[sid] = outcome
                 pending = [sid for sid in pending if sid not in results]
                 remaining = limit.remaining()
+                if progress:
+                    elapsed = self._clock() - started
+                    progress(WaitProgress(len(results), len(order), "certificates", elapsed,
+                                          elapsed + remaining))  # gives up then (deadline)
                 if pending and remaining <= 0:
                     for sid in pending:
                         results[sid] = ValidationResult(
