@@ -225,3 +225,20 @@ def test_nsupdate_script_applied_by_nsupdate(named: tuple[Endpoint, TsigKey, Pat
     assert (answers["CNAME", f"go.{ZONE}"].values, answers["CNAME", f"go.{ZONE}"].ttl) == (
         (TARGET,), 3600)
     assert answers["TXT", f"_twilio.go.{ZONE}"].values == (f'"{VERIFICATION}"',)
+
+
+@pytest.mark.parametrize(("acme", "certificate", "warned"), [
+    ("", "acme", True),
+    ("  lsctl:acme: {agreeTos: true}\n", "acme", False),
+    ("", "managed", False),
+])
+def test_records_warns_when_renew_would_refuse_the_terms(tmp_path: Path, acme: str,
+                                                         certificate: str, warned: bool) -> None:
+    stack = tmp_path / "Pulumi.t.yaml"
+    stack.write_text("config:\n" + acme + "  lsctl:domains:\n"
+                     "    - {fqdn: go.example.com, zone: example.com, certificate: " + certificate
+                     + ", domainSid: DNaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa}\n")
+    result = subprocess.run(lsctl_argv("records", "--stack", str(stack)), capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 0 and "go.example.com." in result.stdout  # the pipe stays clean
+    assert ("agreeTos is not true" in result.stderr) is warned

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from linkshortening.stack.managed_records import ManagedRecord
+    from linkshortening.stack.model import DomainSpec, Stack
 
 # Names, not an import of record_formats: --help must not load dnspython.
 FORMATS = ("table", "json", "zone", "nsupdate")
@@ -54,10 +55,22 @@ def run(args: argparse.Namespace) -> int:
 
     targets = output_targets(args, "table" if sys.stdout.isatty() else "zone", EXTENSIONS)
     stack = load_stack(args.stack)
-    records = managed_records(stack, stack.select(args.domain))
+    domains = stack.select(args.domain)
+    records = managed_records(stack, domains)
+    _warn_if_renew_would_refuse(stack, domains)
     for target in targets:
         _write(target, records, stack.name, stack.source)
     return 0
+
+
+def _warn_if_renew_would_refuse(stack: Stack, domains: tuple[DomainSpec, ...]) -> None:
+    """`lsctl renew` checks the CA's terms before it registers an account; say so here, on
+    stderr, so a pipe of records stays clean and the stack's owner hears it first."""
+    if stack.acme.agree_tos or not any(d.certificate == "acme" for d in domains):
+        return
+    print(f"lsctl records: warning: {stack.source}: lsctl:acme.agreeTos is not true, so "
+          "`lsctl renew` will not register an ACME account for the certificate: acme domains. "
+          "Fix: read the CA's terms, then set agreeTos: true under lsctl:acme", file=sys.stderr)
 
 
 def _write(target: OutputTarget, records: tuple[ManagedRecord, ...], stack: str,
