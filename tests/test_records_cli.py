@@ -34,7 +34,8 @@ ZONE = "records.test"
 def stack_file(tmp_path: Path, zone: str = ZONE, **top: Any) -> Path:
     """A stack with a root domain (CAA) and a subdomain (verification TXT) in `zone`, and a
     subdomain in another zone; `top` adds stack-wide keys."""
-    config: dict[str, Any] = {f"lsctl:{k}": v for k, v in top.items()}
+    config: dict[str, Any] = {"lsctl:acme": {"agreeTos": True}}
+    config.update({f"lsctl:{k}": v for k, v in top.items()})
     config["lsctl:dns"] = {"provider": "rfc2136", "tsigKeyName": "k"}
     config["lsctl:domains"] = [
         {"fqdn": zone, "zone": zone, "domainSid": "DN" + "1" * 32, "caa": True},

@@ -68,9 +68,9 @@ def _warn_if_renew_would_refuse(stack: Stack, domains: tuple[DomainSpec, ...]) -
     stderr, so a pipe of records stays clean and the stack's owner hears it first."""
     if stack.acme.agree_tos or not any(d.certificate == "acme" for d in domains):
         return
-    print(f"lsctl records: warning: {stack.source}: lsctl:acme.agreeTos is not true, so "
-          "`lsctl renew` will not register an ACME account for the certificate: acme domains. "
-          "Fix: read the CA's terms, then set agreeTos: true under lsctl:acme", file=sys.stderr)
+    print(f"lsctl records: warning: {stack.source}: lsctl:acme.agreeTos is not true: "
+          "`lsctl renew` will refuse to register an ACME account. Fix: read the CA's terms, "
+          "then set agreeTos: true", file=sys.stderr)
 
 
 def _write(target: OutputTarget, records: tuple[ManagedRecord, ...], stack: str,
