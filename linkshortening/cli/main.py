@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
              "convert keys to PKCS#8, preflight a certificate, print the TlsCert to upload"),
     "renew": ("acme_renewer.cli",
               "obtain Let's Encrypt certificates for due domains, upload them to Twilio"),
+    "state": ("acme_renewer.state_cli",
+              "move the renewer's state: `lsctl state migrate --to s3://bucket/prefix`"),
     "drift": ("drift.cli",
               "check live DNS, Route53, Twilio and served certificates against the stack"),
     "sandbox": ("sandbox.cli",
