@@ -19,7 +19,7 @@ import moto.server
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
 
-class AtomicDispatcher(DomainDispatcherApplication):  # type: ignore[misc]
+class AtomicDispatcher(DomainDispatcherApplication):
     _one_at_a_time = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -29,7 +29,8 @@ class AtomicDispatcher(DomainDispatcherApplication):  # type: ignore[misc]
 
 
 def main(argv: list[str]) -> None:
-    moto.server.DomainDispatcherApplication = AtomicDispatcher  # what moto.server.main builds
+    # What moto.server.main builds its application from.
+    moto.server.DomainDispatcherApplication = AtomicDispatcher  # type: ignore[attr-defined]
     moto.server.main(argv)
 
 
