@@ -9,8 +9,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from linkshortening.cli.arguments import add_stack_arguments
-
 if TYPE_CHECKING:
     from acme_renewer.s3_state import S3Backend
     from acme_renewer.state import Backend
@@ -40,7 +38,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     migrate = sub.add_parser("migrate", help="copy the stack's state into S3",
                              description="copy the stack's state into S3", epilog=EPILOG,
                              formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_stack_arguments(migrate)
+    migrate.add_argument("--stack", required=True,
+                         help="stack name (stacks/Pulumi.NAME.yaml) or path to a stack file")
     migrate.add_argument("--to", required=True, metavar="s3://BUCKET/PREFIX",
                          help="where to copy it (without a prefix: lsctl/<project>/<stack>)")
     migrate.add_argument("--kms-key-id", metavar="KEY",
