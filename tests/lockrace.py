@@ -58,3 +58,19 @@ def one_holder_named_by_the_loser(held: list[Holding], losses: list[str]) -> Non
     assert winner and match, losses
     assert match["owner"] == winner.owner, losses
     assert match["since"] == f"{winner.since:%Y-%m-%d %H:%M:%S}", losses
+
+
+def taken_over_then_released_by_its_owner_only(
+        dead: Backend, successor: Backend, holder: Callable[[], LockHolder | None]) -> None:
+    """`dead`'s lock has lapsed: `successor` takes it over, and `dead` finishing afterwards
+    leaves the successor's lock in place; the successor's release removes it."""
+    lapsed = dead.lock()
+    lapsed.__enter__()
+    taking = successor.lock()
+    taking.__enter__()
+    taken = holder()
+    assert taken is not None and not taken.expired()
+    lapsed.__exit__(None, None, None)  # the slow holder finishes: the lock is no longer its own
+    assert holder() == taken
+    taking.__exit__(None, None, None)
+    assert holder() is None

@@ -20,7 +20,12 @@ from acme_renewer.state import RenewerState, StateLocked
 from acme_renewer.state_lock import LockHolder
 from linkshortening.stack.s3_url import S3Location
 from sandbox.lifecycle import SandboxState
-from tests.lockrace import LOCKED, contend, one_holder_named_by_the_loser
+from tests.lockrace import (
+    LOCKED,
+    contend,
+    one_holder_named_by_the_loser,
+    taken_over_then_released_by_its_owner_only,
+)
 from tests.test_state import round_trip
 
 if TYPE_CHECKING:
@@ -152,16 +157,8 @@ def test_a_second_run_is_locked_out_naming_the_holder(s3: S3Client, prefix: str)
 
 def test_an_expired_lock_is_taken_over_and_only_its_owner_releases(s3: S3Client,
                                                                     prefix: str) -> None:
-    dead = backend(s3, prefix, ttl=dt.timedelta(0)).lock()  # a holder whose lock has lapsed
-    dead.__enter__()
-    successor = backend(s3, prefix).lock()
-    successor.__enter__()  # takes over the lapsed lock
-    taken = held_by(s3, prefix)
-    assert taken is not None and not taken.expired()
-    dead.__exit__(None, None, None)  # the slow holder finishes: the lock is no longer its own
-    assert held_by(s3, prefix) == taken
-    successor.__exit__(None, None, None)
-    assert held_by(s3, prefix) is None
+    taken_over_then_released_by_its_owner_only(
+        backend(s3, prefix, ttl=dt.timedelta(0)), backend(s3, prefix), partial(held_by, s3, prefix))
 
 
 def held_by(s3: S3Client, prefix: str) -> LockHolder | None:

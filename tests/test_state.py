@@ -24,7 +24,11 @@ from acme_renewer.state import (
 )
 from acme_renewer.state_lock import LockHolder, parse_holder
 from sandbox.lifecycle import SandboxState
-from tests.lockrace import contend, one_holder_named_by_the_loser
+from tests.lockrace import (
+    contend,
+    one_holder_named_by_the_loser,
+    taken_over_then_released_by_its_owner_only,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -125,16 +129,9 @@ def test_secrets_manager_expired_lock_taken_over_released_by_owner_only(
         sandbox: SandboxState) -> None:
     client = secrets_manager(sandbox)
     prefix = f"lsctl/{uuid.uuid4().hex[:6]}"
-    dead = SecretsManagerBackend(client, prefix, lock_ttl=dt.timedelta(0)).lock()
-    dead.__enter__()  # a holder whose lock has lapsed
-    successor = SecretsManagerBackend(client, prefix).lock()
-    successor.__enter__()
-    taken = lock_holder(client, prefix)
-    assert taken is not None and not taken.expired()
-    dead.__exit__(None, None, None)  # the slow holder finishes: the lock is no longer its own
-    assert lock_holder(client, prefix) == taken
-    successor.__exit__(None, None, None)
-    assert lock_holder(client, prefix) is None
+    taken_over_then_released_by_its_owner_only(
+        SecretsManagerBackend(client, prefix, lock_ttl=dt.timedelta(0)),
+        SecretsManagerBackend(client, prefix), partial(lock_holder, client, prefix))
 
 
 def test_secrets_manager_lock_of_an_older_lsctl_is_honoured(sandbox: SandboxState) -> None:
