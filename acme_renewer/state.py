@@ -1,8 +1,9 @@
 """The renewer's state: ACME accounts (one per CA), issued certificates and keys, pending
 challenge records.
 
-Two backends behind one small interface: a local directory (atomic fsynced writes, 0600, an
-flock so two runs never overlap) and AWS Secrets Manager (for the Lambda).
+Backends behind one small interface: a local directory (atomic fsynced writes, 0600, an
+flock so two runs never overlap), AWS Secrets Manager (small stacks on the Lambda) and S3
+(fleets; acme_renewer.s3_state).
 """
 
 from __future__ import annotations
@@ -13,18 +14,20 @@ import fcntl
 import hashlib
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from acme_renewer.challenge import ChallengeRecord
+from acme_renewer.state_lock import LOCK_STALE_AFTER, LockHolder, parse_holder, released_marker
 from linkshortening.common.files import write_atomic
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_secretsmanager.type_defs import GetSecretValueResponseTypeDef
 
-LOCK_STALE_AFTER = dt.timedelta(minutes=30)  # a Lambda run never lasts longer (15 min cap)
 LEGACY_KEY, LEGACY_URL = "account/key.pem", "account/url"  # before accounts were kept per CA
 
 
@@ -39,6 +42,13 @@ class Backend(Protocol):
     def lock(self) -> contextlib.AbstractContextManager[None]: ...
 
 
+def check_key(key: str) -> None:
+    """Keys come from domain names: never absolute, never climbing out of the store."""
+    parts = key.split("/")
+    if key.startswith("/") or ".." in parts or "" in parts:
+        raise ValueError(f"bad state key {key!r}")
+
+
 @dataclass(frozen=True)
 class DirectoryBackend:
     """Files under one directory, each written atomically with mode 0600."""
@@ -46,9 +56,7 @@ class DirectoryBackend:
     root: Path
 
     def _path(self, key: str) -> Path:
-        parts = key.split("/")
-        if key.startswith("/") or ".." in parts or "" in parts:  # keys come from domain names
-            raise ValueError(f"bad state key {key!r}")
+        check_key(key)
         return self.root / key
 
     def read(self, key: str) -> bytes | None:
@@ -62,6 +70,16 @@ class DirectoryBackend:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def list_keys(self) -> list[str]:
+        """Every state key (not the lock file, not a write in progress)."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.relative_to(self.root).as_posix() for p in self.root.rglob("*")
+                      if p.is_file() and p.name != ".lock" and not p.name.endswith(".tmp"))
+
+    def __str__(self) -> str:
+        return str(self.root)
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -78,12 +96,22 @@ class DirectoryBackend:
             os.close(fd)  # closing releases the flock, also when the process is killed
 
 
+# A deleted key keeps its secret with this value: a force-deleted secret's name cannot be
+# used again at once (AWS deletes asynchronously), and the next run would re-create it.
+TOMBSTONE = "lsctl:deleted"
+# The label a new lock version gets before it is made AWSCURRENT (put_secret_value needs one
+# other than AWSCURRENT, or it would move AWSCURRENT unconditionally).
+CANDIDATE_STAGE = "LSCTLCANDIDATE"
+
+
 @dataclass
 class SecretsManagerBackend:
-    """One secret per key under `prefix`; the lock is a secret holding its holder's start time."""
+    """One secret per key under `prefix`, for small stacks (a secret costs $0.40 a month:
+    fleets use acme_renewer.s3_state). The lock is a secret holding its holder."""
 
     client: SecretsManagerClient
     prefix: str
+    lock_ttl: dt.timedelta = LOCK_STALE_AFTER
 
     @classmethod
     def connect(cls, prefix: str, region: str | None = None,
@@ -101,7 +129,9 @@ class SecretsManagerBackend:
             value = self.client.get_secret_value(SecretId=self._id(key))
         except self.client.exceptions.ResourceNotFoundException:
             return None
-        return value.get("SecretBinary") or value.get("SecretString", "").encode()
+        if value.get("SecretString") == TOMBSTONE:
+            return None
+        return _secret_bytes(value)
 
     def write(self, key: str, data: bytes) -> None:
         try:
@@ -111,24 +141,89 @@ class SecretsManagerBackend:
 
     def delete(self, key: str) -> None:
         with contextlib.suppress(self.client.exceptions.ResourceNotFoundException):
-            self.client.delete_secret(SecretId=self._id(key), ForceDeleteWithoutRecovery=True)
+            if self.read(key) is not None:
+                self.client.put_secret_value(SecretId=self._id(key), SecretString=TOMBSTONE)
+
+    def list_keys(self) -> list[str]:
+        """Every state key under the prefix that holds a value (not the lock)."""
+        start = f"{self.prefix}/"
+        names = [secret["Name"]
+                 for page in self.client.get_paginator("list_secrets").paginate(
+                     Filters=[{"Key": "name", "Values": [start]}])
+                 for secret in page["SecretList"] if secret["Name"].startswith(start)]
+        keys = sorted(name.removeprefix(start) for name in names)
+        return [k for k in keys if k != "lock" and self.read(k) is not None]
+
+    def __str__(self) -> str:
+        return f"Secrets Manager {self.prefix}/"
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        # Best effort: the schedule runs twice a day with reserved concurrency 1; this only
-        # guards against a manual run overlapping the scheduled one.
-        held = self.read("lock")
-        now = dt.datetime.now(dt.UTC)
-        if held:
-            since = dt.datetime.fromisoformat(held.decode())
-            if now - since < LOCK_STALE_AFTER:
-                raise StateLocked(f"another lsctl renew started at {since:%Y-%m-%d %H:%M} UTC "
-                                  f"holds {self._id('lock')}")
-        self.write("lock", now.isoformat().encode())
+        me = LockHolder.new(self.lock_ttl)
+        version = self._acquire(me)
         try:
             yield
         finally:
-            self.delete("lock")
+            # Released by the owner only: the swap fails when our version is no longer
+            # current (our lock lapsed and another run took it over).
+            self._swap(released_marker(me), version)
+
+    def _acquire(self, me: LockHolder) -> str:
+        """The lock secret's version we made current. CreateSecret is atomic: of two runs
+        creating the lock, one gets ResourceExistsException. After that the secret stays
+        (never deleted: its name would not be free again at once) and holds either a holder
+        or a released marker; taking it over is a compare-and-swap of AWSCURRENT."""
+        lock_id = self._id("lock")
+        try:
+            return self.client.create_secret(Name=lock_id, SecretString=me.to_json().decode(),
+                                             ClientRequestToken=str(uuid.uuid4()))["VersionId"]
+        except self.client.exceptions.ResourceExistsException:
+            pass
+        except self.client.exceptions.InvalidRequestException as exc:
+            raise StateLocked(f"the lock secret {lock_id} is scheduled for deletion (by an "
+                              f"older lsctl); try again in a few minutes ({exc})") from None
+        current = self._current_lock(lock_id)
+        holder = parse_holder(_secret_bytes(current))
+        if holder is not None and not holder.expired():
+            raise StateLocked(holder.describe(lock_id))
+        swapped = self._swap(me.to_json(), current["VersionId"])
+        if swapped is None:
+            raise self._locked_now(lock_id)
+        return swapped
+
+    def _swap(self, value: bytes, expected: str) -> str | None:
+        """Make `value` the lock's AWSCURRENT only if `expected` still is; its version."""
+        lock_id = self._id("lock")
+        token = self.client.put_secret_value(
+            SecretId=lock_id, SecretString=value.decode(), ClientRequestToken=str(uuid.uuid4()),
+            VersionStages=[CANDIDATE_STAGE])["VersionId"]
+        try:
+            # AWS: if AWSCURRENT is attached to another version than RemoveFromVersionId,
+            # the operation fails. So of two runs that saw the same released (or expired)
+            # lock, only the first moves AWSCURRENT; the other's version stays a candidate.
+            self.client.update_secret_version_stage(
+                SecretId=lock_id, VersionStage="AWSCURRENT", MoveToVersionId=token,
+                RemoveFromVersionId=expected)
+        except self.client.exceptions.InvalidParameterException:
+            return None
+        return token
+
+    def _current_lock(self, lock_id: str) -> GetSecretValueResponseTypeDef:
+        # AWSCURRENT named, not implied: the same on AWS, and moto (5.2.5) would otherwise
+        # answer the version current before the last update_secret_version_stage.
+        return self.client.get_secret_value(SecretId=lock_id, VersionStage="AWSCURRENT")
+
+    def _locked_now(self, lock_id: str) -> StateLocked:
+        current = self._current_lock(lock_id)
+        holder = parse_holder(_secret_bytes(current))
+        if holder is None:
+            return StateLocked(f"the state lock {lock_id} changed hands while lsctl tried to "
+                               "take it; try again")
+        return StateLocked(holder.describe(lock_id))
+
+
+def _secret_bytes(value: GetSecretValueResponseTypeDef) -> bytes:
+    return value.get("SecretBinary") or value.get("SecretString", "").encode()
 
 
 @dataclass(frozen=True)

@@ -55,8 +55,12 @@ def _provider(settings: DnsSettings, source: str, region: str | None) -> DnsProv
 
 
 def state_store(stack: Stack, project_dir: Path | None = None) -> RenewerState:
-    """The stack's state backend: a local directory or Secrets Manager."""
+    """The stack's state backend: a local directory, Secrets Manager or S3."""
     acme = stack.acme
+    if acme.state_backend == "s3":
+        from acme_renewer.s3_state import s3_backend
+
+        return RenewerState(s3_backend(stack, project_dir))
     if acme.state_backend == "secretsmanager":
         return RenewerState(SecretsManagerBackend.connect(
             secrets_manager_prefix(stack, project_dir), stack.aws_region))
@@ -137,7 +141,7 @@ def run_parts(stack: Stack, project_dir: Path | None = None,
 
     region = attempt(lambda: _aws_region(stack))
     state = (attempt(lambda: state_store(stack, project_dir))
-             if region or stack.acme.state_backend != "secretsmanager" else None)
+             if region or stack.acme.state_backend == "directory" else None)
     api = attempt(lambda: LinkShorteningApi.from_env(deadline=deadline))
     dns = attempt(lambda: dns_provider(stack))
     ca = attempt(lambda: ca_endpoint(stack.acme))
@@ -156,8 +160,8 @@ def _aws_region(stack: Stack) -> bool:
     route53 = (f"lsctl:domains[{i}] ({spec.fqdn}) uses Route53"
                for i, spec in enumerate(stack.domains)
                if spec.dns is not None and spec.dns.provider == "route53")
-    user = ("lsctl:acme.state.backend is secretsmanager"
-            if stack.acme.state_backend == "secretsmanager" else next(route53, None))
+    user = (f"lsctl:acme.state.backend is {stack.acme.state_backend}"
+            if stack.acme.state_backend != "directory" else next(route53, None))
     if user is None:
         return True
     from linkshortening.common.aws import aws_region, aws_setup_error

@@ -110,11 +110,46 @@ def challenge_policy(part: Mapping[str, Sequence[str]], zone_ids: Mapping[str, s
     ]}, sort_keys=True, separators=(",", ":"))
 
 
-def renewer_policy(*, route53: bool, list_zones: bool, state_secret_arn_prefix: str,
+def kms_key_arn(key: str, region: str, account_id: str) -> str:
+    """The ARN of a KMS key given as ARN or key ID; ValueError for an alias (IAM cannot name
+    a key by its alias, and an alias can be moved to another key)."""
+    if key.startswith("arn:") and ":key/" in key:
+        return key
+    if key.startswith("alias/") or ":alias/" in key:
+        raise ValueError(f"{key!r} is an alias")
+    return f"arn:aws:kms:{region}:{account_id}:key/{key}"
+
+
+def s3_state_statements(bucket: str, prefix: str, kms_key: str | None,
+                        region: str) -> list[dict[str, Any]]:
+    """What acme_renewer.s3_state.S3Backend calls, on its own prefix and key only. Without a
+    key of the stack's, S3's AWS managed key (aws/s3) encrypts: its key policy already lets
+    the account's principals use it through S3, so no KMS statement is needed."""
+    statements: list[dict[str, Any]] = [
+        {"Sid": "OwnStateObjects", "Effect": "Allow",
+         "Action": ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+         "Resource": f"arn:aws:s3:::{bucket}/{prefix}/*"},
+        # Also what turns a missing object into 404 rather than 403 for GetObject.
+        {"Sid": "ListOwnState", "Effect": "Allow", "Action": "s3:ListBucket",
+         "Resource": f"arn:aws:s3:::{bucket}",
+         "Condition": {"StringLike": {"s3:prefix": [f"{prefix}/*"]}}},
+    ]
+    if kms_key:
+        statements.append({
+            "Sid": "StateKeyThroughS3", "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+            "Resource": kms_key,
+            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}})
+    return statements
+
+
+def renewer_policy(*, route53: bool, list_zones: bool, state_secret_arn_prefix: str | None,
                    credential_secret_arns: list[str], log_group_arn: str,
-                   metric_namespace: str) -> str:
+                   metric_namespace: str,
+                   state_statements: Sequence[dict[str, Any]] = ()) -> str:
     """What the renewer does besides writing challenges (challenge_policy), and nothing more
-    (see acme_renewer.route53_provider)."""
+    (see acme_renewer.route53_provider). Its state: a Secrets Manager prefix, or
+    `state_statements` (s3_state_statements)."""
     statements: list[dict[str, Any]] = []
     if route53:
         statements.append({"Sid": "WaitForChanges", "Effect": "Allow",
@@ -123,12 +158,16 @@ def renewer_policy(*, route53: bool, list_zones: bool, state_secret_arn_prefix: 
     if list_zones:  # only when a zone is found by name: ListHostedZones has no resource scope
         statements.append({"Sid": "FindZonesByName", "Effect": "Allow",
                            "Action": "route53:ListHostedZones", "Resource": "*"})
+    if state_secret_arn_prefix is not None:
+        # What acme_renewer.state.SecretsManagerBackend calls, on its own prefix only (the
+        # lock is taken over by moving AWSCURRENT; no secret is ever deleted).
+        statements.append({
+            "Sid": "OwnState", "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
+                       "secretsmanager:CreateSecret", "secretsmanager:UpdateSecretVersionStage"],
+            "Resource": f"{state_secret_arn_prefix}/*"})
+    statements += [*state_statements]
     statements += [
-        # What acme_renewer.state.SecretsManagerBackend calls, on its own prefix only.
-        {"Sid": "OwnState", "Effect": "Allow",
-         "Action": ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
-                    "secretsmanager:CreateSecret", "secretsmanager:DeleteSecret"],
-         "Resource": f"{state_secret_arn_prefix}/*"},
         {"Sid": "OwnCredentials", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
          "Resource": sorted(credential_secret_arns)},
         {"Sid": "OwnLogs", "Effect": "Allow",

@@ -16,11 +16,17 @@ from components.domain import LinkShorteningDomain
 from components.lambda_archive import ArchiveError, build
 from components.renewal import RenewalInputs, RenewalSchedule, credential_secret_name
 from components.stack_config import Credentials, config_error
+from components.state_bucket import StateBucket
 from components.zone import LinkShorteningZone
 from linkshortening.stack.errors import ConfigError
 from linkshortening.stack.model import DomainSpec, Stack
 from linkshortening.stack.parse import NAMESPACE
-from linkshortening.stack.state_location import default_prefix, secrets_manager_prefix
+from linkshortening.stack.s3_url import split_s3_url
+from linkshortening.stack.state_location import (
+    default_prefix,
+    s3_location,
+    secrets_manager_prefix,
+)
 
 # A prebuilt code directory for the Lambda (tests, or a CI that builds it once).
 ARCHIVE_ENV = "LSCTL_LAMBDA_ARCHIVE"
@@ -33,6 +39,7 @@ class Program:
     zones: dict[str, LinkShorteningZone]
     domains: list[LinkShorteningDomain]
     renewal: RenewalSchedule | None
+    state_bucket: StateBucket | None = None
 
     @property
     def exports(self) -> dict[str, dict[str, Any]]:
@@ -56,7 +63,18 @@ def declare(stack: Stack, credentials: Credentials, project_dir: Path) -> Progra
                                     zones[spec.zone].zone_id if _pulumi_writes(spec) else None,
                                     twilio=stack.twilio_managed_by == "pulumi")
                for spec in stack.domains]
-    return Program(zones, domains, _renewal(stack, credentials, zones, project_dir))
+    return Program(zones, domains, _renewal(stack, credentials, zones, project_dir),
+                   _state_bucket(stack))
+
+
+def _state_bucket(stack: Stack) -> StateBucket | None:
+    """The state bucket, when the stack says `pulumi up` manages it (also for a renewer run
+    from cron or CI: it needs the bucket as much as the Lambda does)."""
+    acme = stack.acme
+    if acme.state_backend != "s3" or not acme.state_managed or not acme.state_location:
+        return None
+    bucket, _ = split_s3_url(acme.state_location)
+    return StateBucket("state", bucket, acme.state_kms_key_id)
 
 
 def _in_route53(spec: DomainSpec) -> bool:
@@ -114,23 +132,32 @@ def _renewal(stack: Stack, credentials: Credentials, zones: dict[str, LinkShorte
         challenges=challenges,
         list_zones=any(not (d.dns and d.dns.hosted_zone_id) for d in route53),
         twilio_credentials=credentials.twilio_json(),
-        tsig_secret=credentials.tsig_secret if rfc2136 else None))
+        tsig_secret=credentials.tsig_secret if rfc2136 else None,
+        s3_state=s3_location(stack, project_dir) if stack.acme.state_backend == "s3" else None,
+        kms_key_id=stack.acme.state_kms_key_id))
 
 
 def _check_renewable(stack: Stack, acme: list[DomainSpec], project_dir: Path) -> str:
     """What would make the Lambda fail at its first run, refused at `pulumi up` instead;
-    then the Secrets Manager prefix of its state, exactly as the renewer derives it."""
-    if stack.acme.state_backend != "secretsmanager":
-        raise _error(stack, "acme.state.backend", f"{stack.acme.state_backend!r} keeps the "
+    then the Secrets Manager (or S3) prefix of its state, exactly as the renewer derives it."""
+    backend = stack.acme.state_backend
+    if backend not in ("secretsmanager", "s3"):
+        raise _error(stack, "acme.state.backend", f"{backend!r} keeps the "
                      "renewer's state in files, which AWS Lambda loses after every run",
-                     "use {backend: secretsmanager} (location lsctl/<project>/<stack> unless "
-                     "set), or set lsctl:renewal.enabled: false and run lsctl renew from cron "
-                     "or CI")
+                     "use {backend: s3, location: s3://bucket/prefix} (fleets) or {backend: "
+                     "secretsmanager} (location lsctl/<project>/<stack> unless set), or set "
+                     "lsctl:renewal.enabled: false and run lsctl renew from cron or CI")
     try:
-        prefix = secrets_manager_prefix(stack, project_dir)
+        prefix = (s3_location(stack, project_dir).prefix if backend == "s3"
+                  else secrets_manager_prefix(stack, project_dir))
     except ConfigError as exc:
         raise config_error(exc) from None
-    if credential_secret_name(stack, "twilio").startswith(prefix + "/"):
+    key = stack.acme.state_kms_key_id
+    if backend == "s3" and key and (key.startswith("alias/") or ":alias/" in key):
+        raise _error(stack, "acme.state.kmsKeyId", f"{key!r} is an alias, which IAM cannot "
+                     "grant the renewer exactly", "give the key's ARN or key ID")
+    if backend == "secretsmanager" and credential_secret_name(stack, "twilio").startswith(
+            prefix + "/"):
         raise _error(stack, "acme.state.location", f"{prefix!r} holds the renewer's "
                      "credential secrets, which it must not be able to overwrite",
                      "remove the location: the default, "

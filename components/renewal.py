@@ -11,6 +11,7 @@ import pulumi_aws as aws
 from components import iam
 from components.lambda_archive import HANDLER
 from linkshortening.stack.model import Stack
+from linkshortening.stack.s3_url import S3Location
 
 METRIC_NAMESPACE = "lsctl"
 RUNTIME = "python3.11"  # what components.lambda_archive builds the dependencies for
@@ -37,6 +38,9 @@ class RenewalInputs:
     list_zones: bool  # some zone is found by name, so ListHostedZones is needed
     twilio_credentials: pulumi.Output[str]  # JSON for LSCTL_TWILIO_SECRET_ID (secret)
     tsig_secret: pulumi.Output[str] | None = None
+    # Backend s3: the bucket and prefix (state_prefix is then its prefix), and the KMS key.
+    s3_state: S3Location | None = None
+    kms_key_id: str | None = None
 
 
 class RenewalSchedule(pulumi.ComponentResource):
@@ -132,12 +136,16 @@ class RenewalSchedule(pulumi.ComponentResource):
 
     def _renewer_policy(self, inputs: RenewalInputs,
                         credential_arns: list[pulumi.Output[str]]) -> pulumi.Output[str]:
-        prefix = inputs.state_prefix
+        prefix, s3 = inputs.state_prefix, inputs.s3_state
         return pulumi.Output.all(
             self._region, self._account, self.log_group.arn, pulumi.Output.all(*credential_arns),
         ).apply(lambda v: iam.renewer_policy(
             route53=bool(inputs.zone_ids), list_zones=inputs.list_zones,
-            state_secret_arn_prefix=f"arn:aws:secretsmanager:{v[0]}:{v[1]}:secret:{prefix}",
+            state_secret_arn_prefix=None if s3 else
+            f"arn:aws:secretsmanager:{v[0]}:{v[1]}:secret:{prefix}",
+            state_statements=iam.s3_state_statements(
+                s3.bucket, s3.prefix, inputs.kms_key_id and iam.kms_key_arn(
+                    inputs.kms_key_id, v[0], v[1]), v[0]) if s3 else (),
             credential_secret_arns=list(v[3]), log_group_arn=v[2],
             metric_namespace=METRIC_NAMESPACE))
 

@@ -1,4 +1,4 @@
-"""moto in server mode: the sandbox's AWS endpoint (Route53, Secrets Manager)."""
+"""moto in server mode: the sandbox's AWS endpoint (Route53, Secrets Manager, S3, KMS)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ AWS_ENV = {
 
 
 def argv(port: int) -> list[str]:
-    return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    # moto with conditional requests made atomic, as AWS's are (sandbox.moto_atomic).
+    return [sys.executable, "-m", "sandbox.moto_atomic", "-H", "127.0.0.1", "-p", str(port)]
 
 
 def endpoint(port: int) -> str:

@@ -14,6 +14,7 @@ from linkshortening.stack import values
 from linkshortening.stack.errors import ConfigError
 from linkshortening.stack.load import load_stack, load_stack_file
 from linkshortening.stack.parse import parse_stack
+from linkshortening.stack.state_location import s3_location
 from linkshortening.stack.targets import CNAME_TARGET, DEFAULT_ALLOWED_IPS
 from linkshortening.stack.yamlread import parse_yaml, read_text
 from tests.conftest import ROOT, lsctl_argv
@@ -266,12 +267,32 @@ def test_acme_settings(tmp_path: Path) -> None:
     assert load_stack("sandbox", ROOT).acme.agree_tos
 
 
+def test_s3_state_settings(tmp_path: Path) -> None:
+    path = domain_stack(tmp_path, f"- {{fqdn: a.example.com, zone: example.com, "
+                                  f"domainSid: {GOOD_SID}}}\n", extra="""\
+        lsctl:acme:
+          state: {backend: s3, location: s3://lsctl-state/fleet/prod/, kmsKeyId: k-1,
+                  managed: true}
+        """)
+    acme = load_stack_file(path).acme
+    assert (acme.state_backend, acme.state_location, acme.state_kms_key_id,
+            acme.state_managed) == ("s3", "s3://lsctl-state/fleet/prod/", "k-1", True)
+    assert str(s3_location(load_stack_file(path))) == "s3://lsctl-state/fleet/prod"
+
+
 @pytest.mark.parametrize(("section", "value", "key"), [
     ("acme", "{directory: http://ca.example/dir}", "lsctl:acme.directory"),
     ("acme", "{email: nobody}", "lsctl:acme.email"),
     ("acme", "{keyType: dsa}", "lsctl:acme.keyType"),
     ("acme", "{renewWhenLifetimeLeft: 2}", "lsctl:acme.renewWhenLifetimeLeft"),
-    ("acme", "{state: {backend: s3}}", "lsctl:acme.state.backend"),
+    ("acme", "{state: {backend: dynamodb}}", "lsctl:acme.state.backend"),
+    ("acme", "{state: {backend: s3}}", "lsctl:acme.state.location"),
+    ("acme", "{state: {backend: s3, location: 's3://Bad_Bucket/p'}}",
+     "lsctl:acme.state.location"),
+    ("acme", "{state: {backend: s3, location: 's3://b-1/../up'}}", "lsctl:acme.state.location"),
+    ("acme", "{state: {backend: directory, kmsKeyId: k}}", "lsctl:acme.state.kmsKeyId"),
+    ("acme", "{state: {backend: s3, location: 's3://b-1/p', managed: yes please}}",
+     "lsctl:acme.state.managed"),
     ("acme", "{agreeToS: true}", "lsctl:acme.agreeToS"),
     ("renewal", "{schedule: daily}", "lsctl:renewal.schedule"),
     ("renewal", "{alarmDays: 0}", "lsctl:renewal.alarmDays"),

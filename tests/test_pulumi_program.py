@@ -305,6 +305,9 @@ def test_credentials_are_required_and_secret(secrets: dict[str, str], clear: dic
     (lambda c: c.update(acme=SECRETS_MANAGER, renewal={}, dns={
         "provider": "rfc2136", "tsigKeyName": "k"}),
      r"lsctl:domains\[0\]\.dns\.server: is not set"),
+    (lambda c: c.update(acme={"state": {"backend": "s3", "location": "s3://b-1/p",
+                                        "kmsKeyId": "alias/lsctl"}}, renewal={}),
+     r"lsctl:acme\.state\.kmsKeyId: 'alias/lsctl' is an alias"),
 ])
 def test_a_renewer_that_could_not_run_is_refused(change: Any, message: str) -> None:
     config = route53_stack()
@@ -334,8 +337,8 @@ def test_renewal_policy_is_least_privilege() -> None:
     assert by_sid["OwnState"]["Resource"] == \
         "arn:aws:secretsmanager:us-east-1:123456789012:secret:lsctl/lsctl/t/*"
     assert sorted(by_sid["OwnState"]["Action"]) == [
-        "secretsmanager:CreateSecret", "secretsmanager:DeleteSecret",
-        "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"]
+        "secretsmanager:CreateSecret", "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"]
     assert by_sid["OwnCredentials"] == {
         "Sid": "OwnCredentials", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
         "Resource": ["arn:aws:mock:::renewal-twilio"]}
@@ -637,3 +640,84 @@ def test_config_as_pulumi_writes_it_loads_like_yaml_typed(tmp_path: Path) -> Non
     from_program = load_from_pulumi()
     assert (from_program.domains, from_program.acme, from_program.renewal) == (
         expected.domains, expected.acme, expected.renewal)
+
+
+# --- the S3 state store ---------------------------------------------------------------------
+
+STATE_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def s3_stack(managed: bool = True, key: str | None = STATE_KEY, **renewal: Any) -> dict[str, Any]:
+    config = renewal_stack(**renewal)
+    state = {"backend": "s3", "location": "s3://lsctl-state-prod/fleet", "managed": managed,
+             **({"kmsKeyId": key} if key else {})}
+    config["acme"] = {"agreeTos": True, "state": state}
+    return config
+
+
+def test_a_managed_state_bucket_is_private_versioned_and_encrypted() -> None:
+    run = run_program(s3_stack())
+    [(name, bucket)] = run.mocks.of_type("s3/bucket:Bucket").items()
+    assert bucket["bucket"] == "lsctl-state-prod" and bucket["forceDestroy"] is False
+    versioning = run.mocks.of_type("s3/bucketVersioning:BucketVersioning")["state-versioning"]
+    assert versioning["bucket"] == f"{name}-id"
+    assert versioning["versioningConfiguration"] == {"status": "Enabled"}
+    block = run.mocks.of_type("s3/bucketPublicAccessBlock:BucketPublicAccessBlock")[
+        "state-public-access"]
+    assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy",
+                                          "ignorePublicAcls", "restrictPublicBuckets"))
+    [rule] = run.mocks.of_type("BucketServerSideEncryptionConfiguration")[
+        "state-encryption"]["rules"]
+    assert rule == {"applyServerSideEncryptionByDefault": {
+        "sseAlgorithm": "aws:kms", "kmsMasterKeyId": STATE_KEY}, "bucketKeyEnabled": True}
+    [lifecycle] = run.mocks.of_type("BucketLifecycleConfiguration")["state-lifecycle"]["rules"]
+    assert lifecycle["status"] == "Enabled" and lifecycle["filter"] == {}
+    assert lifecycle["noncurrentVersionExpiration"] == {"noncurrentDays": 30}
+    [deny] = json.loads(run.mocks.of_type("s3/bucketPolicy:BucketPolicy")["state-policy"][
+        "policy"])["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {
+        "Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_the_renewer_may_use_exactly_its_prefix_and_key() -> None:
+    statements = run_program(s3_stack()).role_statements(ROLE)
+    sids = {s["Sid"] for s in statements}
+    assert "OwnState" not in sids  # no Secrets Manager state
+    objects = "arn:aws:s3:::lsctl-state-prod/fleet/"
+    for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+        assert allows(statements, action, objects + "domains/a.test/key.pem", {})
+        assert allows(statements, action, objects + "lock", {})
+        assert not allows(statements, action, "arn:aws:s3:::lsctl-state-prod/other/lock", {})
+        assert not allows(statements, action, "arn:aws:s3:::lsctl-state-prodx/fleet/lock", {})
+    assert not allows(statements, "s3:GetObject", "arn:aws:s3:::lsctl-state-prod/fleet", {})
+    bucket = "arn:aws:s3:::lsctl-state-prod"
+    assert allows(statements, "s3:ListBucket", bucket, {"s3:prefix": ["fleet/"]})
+    assert not allows(statements, "s3:ListBucket", bucket, {"s3:prefix": ["other/"]})
+    via_s3 = {"kms:ViaService": ["s3.us-east-1.amazonaws.com"]}
+    for action in ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"):
+        assert allows(statements, action, STATE_KEY, via_s3)
+        assert not allows(statements, action, STATE_KEY,
+                          {"kms:ViaService": ["secretsmanager.us-east-1.amazonaws.com"]})
+        assert not allows(statements, action, STATE_KEY.replace("1234abcd", "9999abcd"), via_s3)
+
+
+def test_an_unmanaged_bucket_is_not_declared_and_a_key_id_becomes_its_arn() -> None:
+    run = run_program(s3_stack(managed=False, key="1234abcd-12ab-34cd-56ef-1234567890ab"))
+    assert run.mocks.of_type("s3/bucket:Bucket") == {}
+    [key] = [s for s in run.role_statements(ROLE) if s["Sid"] == "StateKeyThroughS3"]
+    assert key["Resource"] == STATE_KEY
+
+
+def test_without_a_key_s3s_own_key_needs_no_kms_grant() -> None:
+    run = run_program(s3_stack(key=None))
+    assert not any(s["Action"][0].startswith("kms:") for s in run.role_statements(ROLE)
+                   if isinstance(s["Action"], list))
+    [rule] = run.mocks.of_type("BucketServerSideEncryptionConfiguration")[
+        "state-encryption"]["rules"]
+    assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms"}
+
+
+def test_a_managed_bucket_is_declared_for_a_renewer_outside_aws_too() -> None:
+    run = run_program(s3_stack(enabled=False))
+    assert list(run.mocks.of_type("s3/bucket:Bucket")) == ["state"]
+    assert run.mocks.of_type("lambda/function:Function") == {}

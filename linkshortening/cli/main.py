@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "write a new stack file for the Link Shortening domains a zone already has"),
     "renew": ("acme_renewer.cli",
               "obtain Let's Encrypt certificates for due domains, upload them to Twilio"),
+    "state": ("acme_renewer.state_cli",
+              "move the renewer's state: `lsctl state migrate --to s3://bucket/prefix`"),
     "drift": ("drift.cli",
               "check live DNS, Route53, Twilio and served certificates against the stack"),
     "plan": ("drift.plan_cli",

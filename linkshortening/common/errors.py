@@ -15,6 +15,7 @@ USER_ERRORS = {
     "sandbox.process.ServiceError",
     "linkshortening.dns.query.DnsLookupError",
     "acme_renewer.state.StateLocked",
+    "acme_renewer.s3_state.S3StateError",
     "linkshortening.dns.route53.Route53Error",
     "linkshortening.dns.zonedata.ZoneTransferError",
     "acme.errors.Error",  # the ACME server refused the account or the request

@@ -87,7 +87,9 @@ class AcmeSettings:
     # no DNS, or a CA that is told to accept everything); the CA is then asked at once.
     propagation_check: bool = True
     state_backend: str = "directory"
-    state_location: str | None = None  # directory path, or Secrets Manager name prefix
+    state_location: str | None = None  # directory path, Secrets Manager prefix, s3:// URL
+    state_kms_key_id: str | None = None  # s3: the KMS key objects are encrypted with
+    state_managed: bool = False  # s3: `pulumi up` deploys the bucket
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from linkshortening.stack.model import (
     Stack,
 )
 from linkshortening.stack.reader import Reader, pulumi_scalar
+from linkshortening.stack.s3_url import split_s3_url
 from linkshortening.stack.targets import DEFAULT_ALLOWED_IPS, DEFAULT_TTL, TwilioTargets
 
 NAMESPACE = "lsctl"
@@ -39,7 +40,7 @@ WRITERS = ("pulumi", "lsctl")
 TSIG_ALGORITHMS = ("hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1")
 
 KEY_TYPES = ("ecdsa-p256", "rsa-2048")
-STATE_BACKENDS = ("directory", "secretsmanager")
+STATE_BACKENDS = ("directory", "secretsmanager", "s3")
 
 
 def parse_stack(config: Mapping[str, Any], source: str, name: str) -> Stack:
@@ -143,10 +144,28 @@ def _acme(source: str, raw: object) -> AcmeSettings:
         propagation_check=r.boolean("propagationCheck", True),
         state_backend=s.choice("backend", STATE_BACKENDS, "directory") or "directory",
         state_location=s.string("location"),
+        state_kms_key_id=s.string("kmsKeyId"),
+        state_managed=s.boolean("managed", False),
     )
+    _check_s3_state(s, settings)
     s.finish()
     r.finish()
     return settings
+
+
+def _check_s3_state(s: Reader, settings: AcmeSettings) -> None:
+    if settings.state_backend != "s3":
+        for key in ("kmsKeyId", "managed"):
+            if s.get(key) is not None:
+                raise s.error(key, "applies only to backend: s3", "remove it, or use s3")
+        return
+    if settings.state_location is None:
+        raise s.error("location", "is required for backend s3",
+                      "give the bucket and prefix, e.g. s3://my-bucket/lsctl/prod")
+    try:
+        split_s3_url(settings.state_location)
+    except ValueError as exc:
+        raise s.error("location", str(exc), "use s3://bucket/prefix") from None
 
 
 def _domain(source: str, path: str, raw: object, ttl: int,

@@ -1,5 +1,5 @@
-"""Where a stack's renewer keeps its state in Secrets Manager: `acme.state.location`, or by
-default `lsctl/<project>/<stack>`.
+"""Where a stack's renewer keeps its state in Secrets Manager or S3: `acme.state.location`,
+with the prefix by default `lsctl/<project>/<stack>`.
 
 One rule for the renewer (acme_renewer.wiring) and for the role allowed to write there
 (components.renewal): they cannot disagree, and no two stacks, nor two Pulumi projects with a
@@ -15,6 +15,7 @@ from pathlib import Path
 from linkshortening.stack.errors import ConfigError
 from linkshortening.stack.load import find_project_dir
 from linkshortening.stack.model import Stack
+from linkshortening.stack.s3_url import S3Location, split_s3_url
 from linkshortening.stack.yamlread import read_yaml
 
 ROOT = "lsctl"
@@ -59,3 +60,12 @@ def project_name(project_dir: Path) -> str:
         raise ConfigError(str(path), "name", f"the project name is {shown}",
                           "give Pulumi's project name: letters, digits, '-', '_' and '.'")
     return name
+
+
+def s3_location(stack: Stack, project_dir: Path | None = None) -> S3Location:
+    """The stack's bucket and prefix; without a prefix, the default for its project and name
+    (as for Secrets Manager), so stacks can share a bucket."""
+    assert stack.acme.state_location is not None  # parse requires it for backend s3
+    bucket, prefix = split_s3_url(stack.acme.state_location)
+    return S3Location(bucket, prefix or default_prefix(project_of(stack, project_dir),
+                                                       stack.name))
