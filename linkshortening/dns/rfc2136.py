@@ -20,7 +20,14 @@ import dns.update
 
 
 class DnsUpdateError(Exception):
-    """An update the server did not apply: refused, unreachable or timed out."""
+    """An update the server did not apply: refused, unreachable or timed out.
+
+    `refused`: the server answered with an error, so nothing of the update was applied
+    (updates are atomic, RFC 2136 3.4); otherwise it may have been applied unseen."""
+
+    def __init__(self, message: str, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
 @dataclass(frozen=True)
@@ -95,5 +102,4 @@ def send_update(server: Endpoint, update: dns.update.UpdateMessage, timeout: flo
         raise DnsUpdateError(
             f"update of zone {zone} at {server}: server answered {dns.rcode.to_text(rcode)}"
             + (" (is the TSIG key allowed to update this zone?)" if rcode == dns.rcode.REFUSED
-               else "")
-        )
+               else ""), refused=True)
