@@ -21,7 +21,6 @@ import secrets
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from collections import Counter
 from functools import partial
@@ -33,6 +32,7 @@ import dns.rdata
 from acme_renewer.challenge import ChallengeRecord, by_name, challenge_name
 from acme_renewer.rfc2136_provider import Rfc2136Provider
 from bench.common import BIN, emulator, machine, new_sid, sandbox, sandbox_env, table
+from bench.renewal import write_stack
 from linkshortening.dns.batches import split_rfc2136
 from linkshortening.dns.rfc2136 import new_update
 from sandbox.lifecycle import SandboxState
@@ -44,18 +44,7 @@ def renew_row(state: SandboxState, work: Path, count: int, timeout: float) -> li
     tag = secrets.token_hex(3)
     sids = {new_sid(): f"f{i}x{tag}.lsctl.test" for i in range(count)}
     emulator(state).seed(sids)
-    stack = work / f"Pulumi.fleet{tag}.yaml"
-    stack.write_text(textwrap.dedent(f"""\
-        config:
-          lsctl:acme:
-            agreeTos: true
-            propagationInterval: 0.5
-            propagationTimeout: 300
-            state: {{backend: directory, location: {work / stack.stem}}}
-          lsctl:dns: {{provider: rfc2136, tsigKeyName: lsctl-sandbox}}
-          lsctl:domains:
-        """) + "".join(f"    - {{fqdn: {n}, zone: lsctl.test, domainSid: {s}}}\n"
-                       for s, n in sids.items()))
+    stack = write_stack(work, sids, interval=0.5)
     argv = [str(BIN / "lsctl"), "renew", "--stack", str(stack), "--json",
             "--validation-poll", "1"]
     start = time.perf_counter()
