@@ -84,4 +84,5 @@ def test_a_journal_that_cannot_be_cleaned_never_blocks_a_run(
 
 
 def stuck_note(report: Any) -> str:
-    return next(n for n in report["notes"] if n.startswith("could not remove"))
+    notes: list[str] = report["notes"]
+    return next(n for n in notes if n.startswith("could not remove"))
