@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -24,14 +24,39 @@ class ChallengeRecord:
     value: str
 
 
-class DnsProvider(Protocol):
-    """Publish and withdraw challenge TXT values; the pipeline does everything else."""
+@dataclass(frozen=True)
+class Failure:
+    """Records a provider could not publish or remove, with the error of their batch."""
 
-    def present(self, records: Sequence[ChallengeRecord]) -> None:
+    records: tuple[ChallengeRecord, ...]
+    reason: str
+    # The server answered and applied nothing (a batch is atomic), so there is nothing to
+    # clean up; False when the batch may have been applied unseen (a timeout).
+    refused: bool = False
+
+    @classmethod
+    def of(cls, records: Iterable[ChallengeRecord], exc: Exception,
+           refused: bool = False) -> Failure:
+        return cls(tuple(records), f"{exc.__class__.__name__}: {exc}", refused)
+
+
+class DnsProvider(Protocol):
+    """Publish and withdraw challenge TXT values; the pipeline does everything else.
+
+    Both send batches that fit the protocol's limits; a batch that fails is returned as a
+    Failure naming its records, and the other batches still go out.
+    """
+
+    def present(self, records: Sequence[ChallengeRecord]) -> list[Failure]:
         """Add the values (keeping any others at the same names), batched per zone."""
 
-    def cleanup(self, records: Sequence[ChallengeRecord]) -> None:
+    def cleanup(self, records: Sequence[ChallengeRecord]) -> list[Failure]:
         """Remove exactly these values; other values at the same names stay."""
+
+
+def failed_records(failures: Iterable[Failure]) -> dict[ChallengeRecord, str]:
+    """Each failed record with the reason its batch gave."""
+    return {record: failure.reason for failure in failures for record in failure.records}
 
 
 def challenge_name(identifier: str) -> str:
@@ -88,27 +113,29 @@ class ZoneRouter:
     providers: dict[str, DnsProvider]
     default: DnsProvider | None = None
 
-    def _split(self, records: Sequence[ChallengeRecord]) -> list[tuple[DnsProvider,
-                                                                       list[ChallengeRecord]]]:
+    def present(self, records: Sequence[ChallengeRecord]) -> list[Failure]:
+        return self._each(records, lambda provider, part: provider.present(part))
+
+    def cleanup(self, records: Sequence[ChallengeRecord]) -> list[Failure]:
+        return self._each(records, lambda provider, part: provider.cleanup(part))
+
+    def _each(self, records: Sequence[ChallengeRecord],
+              step: Callable[[DnsProvider, list[ChallengeRecord]], list[Failure]],
+              ) -> list[Failure]:
+        """`step` for each provider's records; a zone without one, or a provider that raises,
+        fails only its own records."""
         parts: dict[int, tuple[DnsProvider, list[ChallengeRecord]]] = {}
-        for record in records:
-            provider = self.providers.get(record.zone, self.default)
+        failures = []
+        for zone, in_zone in by_zone(records).items():
+            provider = self.providers.get(zone, self.default)
             if provider is None:
-                raise ValueError(f"no DNS provider is configured for zone {record.zone} "
-                                 f"(challenge for {record.identifier})")
-            parts.setdefault(id(provider), (provider, []))[1].append(record)
-        return list(parts.values())
-
-    def present(self, records: Sequence[ChallengeRecord]) -> None:
-        for provider, part in self._split(records):
-            provider.present(part)
-
-    def cleanup(self, records: Sequence[ChallengeRecord]) -> None:
-        errors = []
-        for provider, part in self._split(records):
-            try:  # one provider failing must not leave the others' records behind
-                provider.cleanup(part)
+                failures.append(Failure(tuple(in_zone), f"no DNS provider is configured for "
+                                                        f"zone {zone}", refused=True))
+                continue
+            parts.setdefault(id(provider), (provider, []))[1].extend(in_zone)
+        for provider, part in parts.values():
+            try:
+                failures += step(provider, part)
             except Exception as exc:
-                errors.append(exc)
-        if errors:
-            raise errors[0]
+                failures.append(Failure.of(part, exc))
+        return failures

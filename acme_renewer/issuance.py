@@ -1,6 +1,7 @@
 """ACME DNS-01 issuance for many domains at once, in phases (the `acme` library underneath).
 
-order (parallel) -> present every TXT (one batch per zone) -> one propagation wait ->
+order (parallel) -> present every TXT (batches per zone that fit the provider's limits; a
+failed batch fails only its domains) -> one propagation wait ->
 answer + poll + finalize (parallel) -> clean up (always). A failure in one domain is recorded
 on its `Issue` and never stops the others.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
@@ -23,7 +24,7 @@ from josepy.jwk import JWKEC, JWKRSA
 
 from acme_renewer.acme_client import BatchClient
 from acme_renewer.acme_network import ResilientNetwork
-from acme_renewer.challenge import ChallengeRecord, DnsProvider, locate
+from acme_renewer.challenge import ChallengeRecord, DnsProvider, Failure, failed_records, locate
 from acme_renewer.propagation import wait_for_propagation
 from linkshortening.common.progress import OnWait
 
@@ -143,18 +144,26 @@ def issue_all(session: AcmeSession, issues: Sequence[Issue], provider: DnsProvid
         list(pool.map(lambda i: _guard(i, lambda: _order(session, i)), issues))
         ordered = [i for i in issues if i.error is None]
         records = [r for i in ordered for r in i.records]
+        in_dns = records  # what may be in DNS: all of them until a batch is refused
         try:
             if records:
                 say("present")
                 note(records)
-                provider.present(records)
-                if propagation_timeout > 0:  # 0: the stack turned the check off
+                failures = provider.present(records)
+                for issue, reason in _failed_issues(ordered, failures):
+                    issue.error = f"publishing its challenge record failed: {reason}"
+                # Refused batches left nothing in DNS: nothing to clean up or journal.
+                refused = {r for f in failures if f.refused for r in f.records}
+                in_dns = [r for r in records if r not in refused]
+                published = [r for i in ordered if i.error is None for r in i.records]
+                if propagation_timeout > 0 and published:  # 0: the check is turned off
                     say("propagate")
-                    wait_for_propagation(records, propagation_timeout, propagation_interval,
+                    wait_for_propagation(published, propagation_timeout, propagation_interval,
                                          waiting)
             say("validate")
             deadline = time.monotonic() + deadline_seconds
-            list(pool.map(lambda i: _guard(i, lambda: _answer(session, i)), ordered))
+            list(pool.map(lambda i: _guard(i, lambda: _answer(session, i)),
+                          [i for i in ordered if i.error is None]))
             _rounds(pool, [i for i in ordered if i.error is None],
                     lambda i: _authorized(session, i), deadline, "authorizations")
             say("finalize")
@@ -169,11 +178,25 @@ def issue_all(session: AcmeSession, issues: Sequence[Issue], provider: DnsProvid
             if records:
                 say("cleanup")
                 try:
-                    provider.cleanup(records)
-                    note([])
-                except Exception as exc:  # kept in the journal: the next run removes them
-                    for issue in ordered:
-                        issue.cleanup_error = f"{exc.__class__.__name__}: {exc}"
+                    failures = provider.cleanup(in_dns) if in_dns else []
+                except Exception as exc:
+                    failures = [Failure.of(in_dns, exc)]
+                # What could not be removed stays in the journal: the next run removes it.
+                left = failed_records(failures)
+                note([r for r in in_dns if r in left])
+                for issue, reason in _failed_issues(ordered, failures):
+                    issue.cleanup_error = reason
+
+
+def _failed_issues(issues: Sequence[Issue],
+                   failures: Sequence[Failure]) -> Iterator[tuple[Issue, str]]:
+    """Each issue with a record in a failed batch, with that batch's reason: only these
+    issues are affected, the others' batches went out."""
+    failed = failed_records(failures)
+    for issue in issues:
+        reason = next((failed[r] for r in issue.records if r in failed), None)
+        if reason is not None:
+            yield issue, reason
 
 
 def _guard(issue: Issue, step: Callable[[], None]) -> None:

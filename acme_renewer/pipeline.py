@@ -21,7 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from acme_renewer.ari import cert_id, renewal_window
-from acme_renewer.challenge import DnsProvider
+from acme_renewer.challenge import ChallengeRecord, DnsProvider, Failure, by_zone, failed_records
 from acme_renewer.decide import LiveCertificate, decide, decide_adopted
 from acme_renewer.issuance import AcmeSession, Issue, KeyType, issue_all
 from acme_renewer.state import RenewerState, StoredCertificate
@@ -45,6 +45,7 @@ EXPIRY_WARN_DAYS = 30  # Twilio warns (30131) with 30 days left
 Progress = Callable[[str, str | None, str], None]  # (phase, domain or None, message)
 Waiting = Callable[[str, WaitProgress], None]  # (the wait: propagation or validation, status)
 AccountOpener = Callable[[bool], "OpenedAccount"]  # (dry run) -> the account at the run's CA
+LISTED_LEFTOVERS = 20  # a dry run names this many leftover records, then counts the rest
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ def renew_stack(stack: Stack, specs: Sequence[DomainSpec], state: RenewerState,
 
     # The lock file (or lock secret) is a write: a dry run reads without it.
     with contextlib.nullcontext() if options.dry_run else state.backend.lock():
-        _leftovers(state, dns, options.dry_run, note)
+        kept = _leftovers(state, dns, options.dry_run, note)
         work = [_Work(s, Outcome(s.fqdn, "not_due", "")) for s in specs]
         say("twilio", None, "reading the certificates Twilio serves")
         _read_live(api, work, options.workers)
@@ -166,7 +167,7 @@ def renew_stack(stack: Stack, specs: Sequence[DomainSpec], state: RenewerState,
             for item in issuing:
                 _fail(item, unreachable or "no ACME session")
         elif issuing and session is not None:
-            _issue(stack, state, session, dns, issuing, options, say, waiting)
+            _issue(stack, state, session, dns, issuing, options, say, kept, waiting)
         _bundle(state, due, dt.datetime.now(dt.UTC))  # after issuance: new notBefore
         _upload_and_wait(api, [w for w in due if w.tls_cert], options, say, waiting)
         for item in work:
@@ -176,19 +177,43 @@ def renew_stack(stack: Stack, specs: Sequence[DomainSpec], state: RenewerState,
 
 
 def _leftovers(state: RenewerState, dns: DnsProvider, dry_run: bool,
-               note: Callable[[str, str], None]) -> None:
-    """Remove the challenge records an interrupted run journalled; a dry run lists them."""
+               note: Callable[[str, str], None]) -> list[ChallengeRecord]:
+    """Remove the challenge records an interrupted run journalled; a dry run lists them.
+
+    Returns those still journalled. Leftovers that cannot be removed (a zone's server down,
+    a key no longer allowed there) never stop the run: they stay in the journal, are
+    reported, and the next run tries again."""
     leftovers = state.pending_records()
     if not leftovers:
-        return
+        return []
     if dry_run:
-        for record in leftovers:
+        for record in leftovers[:LISTED_LEFTOVERS]:
             note("cleanup", f"would remove the challenge record {record.name} TXT "
                             f"\"{record.value}\" left by an interrupted run")
-        return
-    dns.cleanup(leftovers)
-    state.save_pending_records([])
-    note("cleanup", f"removed {len(leftovers)} challenge record(s) left by an interrupted run")
+        if len(leftovers) > LISTED_LEFTOVERS:
+            note("cleanup", f"... and {len(leftovers) - LISTED_LEFTOVERS} more challenge "
+                            f"record(s) left by an interrupted run, in zone(s) "
+                            f"{', '.join(by_zone(leftovers[LISTED_LEFTOVERS:]))}")
+        return leftovers
+    try:
+        failures = dns.cleanup(leftovers)
+    except Exception as exc:  # e.g. a provider that cannot be built for the zone
+        failures = [Failure.of(leftovers, exc)]
+    failed = failed_records(failures)
+    kept = [r for r in leftovers if r in failed]
+    if len(kept) < len(leftovers):
+        state.save_pending_records(kept)
+        note("cleanup", f"removed {len(leftovers) - len(kept)} challenge record(s) left by an "
+                        "interrupted run")
+    by_reason: dict[str, list[ChallengeRecord]] = {}
+    for record in kept:
+        by_reason.setdefault(failed[record], []).append(record)
+    for reason, records in by_reason.items():
+        note("cleanup", f"could not remove {len(records)} challenge record(s) left by an "
+                        f"interrupted run, in zone(s) {', '.join(by_zone(records))}: {reason}; "
+                        "they stay in the journal (pending-challenges.json in the state store) "
+                        "and the next run tries again")
+    return kept
 
 
 def _open(open_account: AccountOpener, dry_run: bool, note: Callable[[str, str], None],
@@ -333,7 +358,7 @@ def _ari_time(state: RenewerState, session: AcmeSession, stored: StoredCertifica
 
 def _issue(stack: Stack, state: RenewerState, session: AcmeSession, dns: DnsProvider,
            items: list[_Work], options: RenewOptions, say: Progress,
-           waiting: Waiting | None = None) -> None:
+           leftovers: list[ChallengeRecord], waiting: Waiting | None = None) -> None:
     for item in items:
         replaces = None  # ARI's `replaces` names lsctl's own certificate, never an adopted one
         if item.stored is not None and item.adoptable is None and session.has_ari:
@@ -345,7 +370,8 @@ def _issue(stack: Stack, state: RenewerState, session: AcmeSession, dns: DnsProv
     issue_all(session, issues, dns, timeout,
               stack.acme.propagation_interval, workers=options.workers,
               phase=lambda p: say(p, None, f"{len(issues)} certificate(s)"),
-              journal=state.save_pending_records,
+              # the journal keeps the leftovers not yet removed besides this run's records
+              journal=lambda records: state.save_pending_records([*leftovers, *records]),
               waiting=(lambda w: waiting("propagation", w)) if waiting else None)
     for item in items:
         assert item.issue is not None

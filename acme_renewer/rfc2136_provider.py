@@ -1,20 +1,30 @@
-"""DNS-01 over RFC 2136 dynamic updates with TSIG: one signed update per zone per phase."""
+"""DNS-01 over RFC 2136 dynamic updates with TSIG: signed updates per zone, each fitting one
+DNS message over TCP."""
 
 from __future__ import annotations
 
 import binascii
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import dns.name
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
+import dns.update
 
-from acme_renewer.challenge import CHALLENGE_TTL, ChallengeRecord, by_name, by_zone
+from acme_renewer.challenge import CHALLENGE_TTL, ChallengeRecord, Failure, by_name, by_zone
 from linkshortening.common.secrets import read_secret
-from linkshortening.dns.rfc2136 import Endpoint, TsigKey, new_update, send_update
+from linkshortening.dns.batches import split_rfc2136
+from linkshortening.dns.rfc2136 import (
+    DnsUpdateError,
+    Endpoint,
+    TsigKey,
+    new_update,
+    send_update,
+)
 from linkshortening.stack.errors import ConfigError
 from linkshortening.stack.model import DnsSettings
 
@@ -50,21 +60,36 @@ class Rfc2136Provider:
                           f"(or {env}_FILE) is {problem}",
                           "give the base64 `secret` of the key as BIND's tsig-keygen printed it")
 
-    def present(self, records: Sequence[ChallengeRecord]) -> None:
-        for zone, records_in_zone in by_zone(records).items():
-            update = new_update(zone, self.key)
-            for name, values in by_name(records_in_zone).items():
-                # add, not replace: apex and wildcard share one name, and values of other
-                # clients (or of a still-running earlier order) must survive.
-                update.add(dns.name.from_text(name), CHALLENGE_TTL, *_txt(values))
-            send_update(self.server, update)
+    def present(self, records: Sequence[ChallengeRecord]) -> list[Failure]:
+        # add, not replace: apex and wildcard share one name, and values of other clients
+        # (or of a still-running earlier order) must survive.
+        return self._send(records, lambda update, name, txt: update.add(
+            name, CHALLENGE_TTL, *txt))
 
-    def cleanup(self, records: Sequence[ChallengeRecord]) -> None:
-        for zone, records_in_zone in by_zone(records).items():
-            update = new_update(zone, self.key)
-            for name, values in by_name(records_in_zone).items():
-                update.delete(dns.name.from_text(name), *_txt(values))
-            send_update(self.server, update)
+    def cleanup(self, records: Sequence[ChallengeRecord]) -> list[Failure]:
+        return self._send(records, lambda update, name, txt: update.delete(name, *txt))
+
+    def _send(self, records: Sequence[ChallengeRecord],
+              change: Callable[[dns.update.UpdateMessage, dns.name.Name,
+                                list[dns.rdata.Rdata]], None],
+              ) -> list[Failure]:
+        """Per zone, as many signed updates as it takes to fit a DNS message; each update is
+        atomic on the server, so a refused one fails exactly its own records."""
+        failures = []
+        for zone, in_zone in by_zone(records).items():
+            # Parsed once: each item is put into a probe and into its batch.
+            items = [(name, dns.name.from_text(name), _txt(values))
+                     for name, values in by_name(in_zone).items()]
+            batches = split_rfc2136(partial(new_update, zone, self.key), items,
+                                    lambda update, item: change(update, item[1], item[2]))
+            for update, batch in batches:
+                names = {name for name, _, _ in batch}
+                try:
+                    send_update(self.server, update)
+                except DnsUpdateError as exc:
+                    failures.append(Failure.of((r for r in in_zone if r.name in names), exc,
+                                               refused=exc.refused))
+        return failures
 
 
 def _txt(values: list[str]) -> list[dns.rdata.Rdata]:

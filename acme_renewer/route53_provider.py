@@ -1,4 +1,5 @@
-"""DNS-01 on Route53 (boto3): one change batch per zone per phase, value sets, INSYNC waits."""
+"""DNS-01 on Route53 (boto3): change batches per zone within Route53's limits, value sets,
+INSYNC waits."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from acme_renewer.challenge import CHALLENGE_TTL, ChallengeRecord, by_name, by_zone
+from botocore.exceptions import BotoCoreError, ClientError
+
+from acme_renewer.challenge import CHALLENGE_TTL, ChallengeRecord, Failure, by_name, by_zone
 from linkshortening.common.names import normalize
+from linkshortening.dns.batches import split_route53_changes
 from linkshortening.dns.route53 import Route53Error, find_zone_id, route53_client
 
 if TYPE_CHECKING:
@@ -23,29 +27,47 @@ class Route53Provider:
     insync_timeout: float = 300.0
     _zone_ids: dict[str, str] = field(default_factory=dict)
 
-    def present(self, records: Sequence[ChallengeRecord]) -> None:
-        self._apply(records, removing=False)
+    def present(self, records: Sequence[ChallengeRecord]) -> list[Failure]:
+        return self._apply(records, removing=False)
 
-    def cleanup(self, records: Sequence[ChallengeRecord]) -> None:
-        self._apply(records, removing=True)
+    def cleanup(self, records: Sequence[ChallengeRecord]) -> list[Failure]:
+        return self._apply(records, removing=True)
 
-    def _apply(self, records: Sequence[ChallengeRecord], removing: bool) -> None:
-        pending = []
-        for zone, records_in_zone in by_zone(records).items():
-            zone_id = self.zone_id(zone)
-            existing = self._txt_sets(zone_id, set(by_name(records_in_zone)))
-            changes = [
-                change for name, values in by_name(records_in_zone).items()
-                if (change := _change(name, existing.get(name), values, removing)) is not None
-            ]
-            if changes:
-                response = self.client.change_resource_record_sets(
-                    HostedZoneId=zone_id,
-                    ChangeBatch={"Comment": "lsctl ACME DNS-01", "Changes": changes})
-                pending.append(response["ChangeInfo"]["Id"])
-        # Submit every zone's batch first, then wait for all: one wait per run, not per zone.
-        for change_id in pending:
-            self._wait_insync(change_id)
+    def _apply(self, records: Sequence[ChallengeRecord], removing: bool) -> list[Failure]:
+        failures: list[Failure] = []
+        pending: list[tuple[str, list[ChallengeRecord]]] = []
+        for zone, in_zone in by_zone(records).items():
+            try:
+                zone_id = self.zone_id(zone)
+                existing = self._txt_sets(zone_id, set(by_name(in_zone)))
+            except (Route53Error, BotoCoreError, ClientError) as exc:  # nothing sent
+                failures.append(Failure.of(in_zone, exc, refused=True))
+                continue
+            named = [(name, change) for name, values in by_name(in_zone).items()
+                     if (change := _change(name, existing.get(name), values, removing))]
+            start = 0  # batches keep the changes' order, so each maps back to its names
+            for batch in split_route53_changes([change for _, change in named]):
+                names = {name for name, _ in named[start:start + len(batch)]}
+                start += len(batch)
+                ours = [r for r in in_zone if r.name in names]
+                try:
+                    response = self.client.change_resource_record_sets(
+                        HostedZoneId=zone_id,
+                        ChangeBatch={"Comment": "lsctl ACME DNS-01", "Changes": batch})
+                except ClientError as exc:  # answered: a batch is all or nothing
+                    failures.append(Failure.of(ours, exc, refused=True))
+                    continue
+                except BotoCoreError as exc:  # unanswered: it may have been applied
+                    failures.append(Failure.of(ours, exc))
+                    continue
+                pending.append((response["ChangeInfo"]["Id"], ours))
+        # Submit every batch first, then wait for all: one wait per run, not per batch.
+        for change_id, ours in pending:
+            try:
+                self._wait_insync(change_id)
+            except (Route53Error, BotoCoreError, ClientError) as exc:
+                failures.append(Failure.of(ours, exc))
+        return failures
 
     def zone_id(self, zone: str) -> str:
         """The hosted zone for `zone`: configured, or the public zone with the longest suffix."""

@@ -43,10 +43,8 @@ def names(count: int) -> list[str]:
     return [f"r{i}x{tag}.lsctl.test" for i in range(count)]
 
 
-def lsctl_seconds(state: SandboxState, work: Path, count: int) -> float:
-    domains = names(count)
-    sids = {new_sid(): name for name in domains}
-    emulator(state).seed(sids)
+def write_stack(work: Path, sids: dict[str, str], interval: float = 0.2) -> Path:
+    """A sandbox stack of `sids` (DomainSid -> name, all in lsctl.test), its state beside it."""
     entries = "".join(f"    - {{fqdn: {n}, zone: lsctl.test, domainSid: {s}}}\n"
                       for s, n in sids.items())
     stack = work / f"Pulumi.bench{secrets.token_hex(3)}.yaml"
@@ -54,11 +52,19 @@ def lsctl_seconds(state: SandboxState, work: Path, count: int) -> float:
         config:
           lsctl:acme:
             agreeTos: true
-            propagationInterval: 0.2
+            propagationInterval: {interval}
             state: {{backend: directory, location: {work / stack.stem}}}
           lsctl:dns: {{provider: rfc2136, tsigKeyName: lsctl-sandbox}}
           lsctl:domains:
         """) + entries)
+    return stack
+
+
+def lsctl_seconds(state: SandboxState, work: Path, count: int) -> float:
+    domains = names(count)
+    sids = {new_sid(): name for name in domains}
+    emulator(state).seed(sids)
+    stack = write_stack(work, sids)
     return timed([str(BIN / "lsctl"), "renew", "--stack", str(stack), "--validation-poll",
                   "0.5"], sandbox_env(state), f"lsctl renew ({count} domains)")
 

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from acme_renewer.challenge import ChallengeRecord, challenge_name, locate
+from acme_renewer.challenge import ChallengeRecord, Failure, challenge_name, locate
 from acme_renewer.propagation import PropagationTimeout, wait_for_propagation
 from acme_renewer.rfc2136_provider import Rfc2136Provider
 from acme_renewer.route53_provider import Route53Provider
@@ -44,10 +44,10 @@ def test_rfc2136_value_sets_and_cleanup_of_our_values_only(sandbox_env: SandboxS
         DnsSettings(provider="rfc2136", tsig_key_name=sandbox.tsig_key_name), "test")
     apex = ChallengeRecord(base, name, "lsctl.test", "apex-value")
     wildcard = ChallengeRecord("*." + base, name, "lsctl.test", "wildcard-value")
-    provider.present([apex, wildcard])
+    assert provider.present([apex, wildcard]) == []
     assert set(txt_at(sandbox, name)) == {'"foreign"', '"apex-value"', '"wildcard-value"'}
     wait_for_propagation([apex, wildcard], timeout=10, interval=0.1)
-    provider.cleanup([apex, wildcard])
+    assert provider.cleanup([apex, wildcard]) == []
     assert txt_at(sandbox, name) == ('"foreign"',)
 
 
@@ -102,13 +102,13 @@ def test_route53_one_change_batch_per_zone_and_exact_cleanup(sandbox: SandboxSta
                for zone in zones for i in range(10)
                for ident in (f"d{i}.{zone}", f"*.d{i}.{zone}")]
     provider = Route53Provider(client=client)
-    provider.present(records)
+    assert provider.present(records) == []
     assert calls["ChangeResourceRecordSets"] == 2  # one batch per zone, 40 values
     values = {s["Name"]: [r["Value"] for r in s["ResourceRecords"]] for s in snapshot(ids[0])}
     assert values[f"_acme-challenge.d0.{zones[0]}."] == [
         '"theirs"', f'"v-d0.{zones[0]}"', f'"v-*.d0.{zones[0]}"']
     calls.clear()
-    provider.cleanup(records)
+    assert provider.cleanup(records) == []
     assert calls["ChangeResourceRecordSets"] == 2
     assert [snapshot(i) for i in ids] == before
 
@@ -133,10 +133,10 @@ def test_zone_router_sends_each_zone_to_its_provider(sandbox_env: SandboxState) 
         DnsSettings(provider="rfc2136", tsig_key_name=sandbox_env.tsig_key_name), "test")
     router = ZoneRouter({"lsctl.test": rfc2136})
     record = ChallengeRecord("zr.lsctl.test", "_acme-challenge.zr.lsctl.test", "lsctl.test", "zr")
-    router.present([record])
-    assert txt_at(sandbox_env, record.name) == ('"zr"',)
-    router.cleanup([record])
-    assert txt_at(sandbox_env, record.name) == ()
     stray = ChallengeRecord("a.other.test", "_acme-challenge.a.other.test", "other.test", "x")
-    with pytest.raises(ValueError, match=r"no DNS provider is configured for zone other\.test"):
-        router.present([stray])
+    # A zone without a provider fails only its own records; the others are published.
+    assert router.present([record, stray]) == [
+        Failure((stray,), "no DNS provider is configured for zone other.test", refused=True)]
+    assert txt_at(sandbox_env, record.name) == ('"zr"',)
+    assert router.cleanup([record]) == []
+    assert txt_at(sandbox_env, record.name) == ()

@@ -20,11 +20,15 @@ import dns.update
 
 
 class DnsUpdateError(Exception):
-    """An update the server did not apply: refused, unreachable or timed out."""
+    """An update the server did not apply: refused, unreachable or timed out.
 
-    def __init__(self, message: str, rcode: str | None = None) -> None:
+    `refused`: the server answered with an error, so nothing of the update was applied
+    (updates are atomic, RFC 2136 3.4); otherwise it may have been applied unseen."""
+
+    def __init__(self, message: str, rcode: str | None = None, refused: bool = False) -> None:
         super().__init__(message)
         self.rcode = rcode  # the server's answer (e.g. NXRRSET: a prerequisite failed)
+        self.refused = refused
 
 
 @dataclass(frozen=True)
@@ -99,4 +103,4 @@ def send_update(server: Endpoint, update: dns.update.UpdateMessage, timeout: flo
         raise DnsUpdateError(
             f"update of zone {zone} at {server}: server answered {dns.rcode.to_text(rcode)}"
             + (" (is the TSIG key allowed to update this zone?)" if rcode == dns.rcode.REFUSED
-               else ""), dns.rcode.to_text(rcode))
+               else ""), dns.rcode.to_text(rcode), refused=True)
