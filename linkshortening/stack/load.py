@@ -25,8 +25,9 @@ def load_stack_file(path: Path, name: str | None = None, loader: str | None = No
         raise ConfigError(source, "config", "a Pulumi stack file needs a top-level config mapping",
                           "start the file with `config:` and put lsctl:domains under it")
     stack_name = name or path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    region = _aws_region(data["config"], source)
     stack = replace(parse_stack(_ours(data["config"], source), source, stack_name),
-                    aws_region=_aws_region(data["config"], source))
+                    aws_region=region)
     _refuse_shared_state(path, stack)
     return stack
 
