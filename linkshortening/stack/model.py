@@ -13,6 +13,10 @@ ACME_DIRECTORIES = {
     "letsencrypt": "https://acme-v02.api.letsencrypt.org/directory",
     "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
 }
+# lsctl:acme.rateLimits keys, each overriding one of the CA's limits (acme_renewer.limits).
+RATE_LIMIT_KEYS = ("newOrdersPer3Hours", "certificatesPerRegisteredDomainPerWeek",
+                   "certificatesPerExactSetPerWeek", "failedAuthorizationsPerNamePerHour",
+                   "consecutiveFailuresBeforePause")
 CertificateMode = Literal["acme", "managed"]
 DnsProvider = Literal["route53", "rfc2136"]
 
@@ -80,6 +84,7 @@ class AcmeSettings:
     propagation_check: bool = True
     state_backend: str = "directory"
     state_location: str | None = None  # directory path, or Secrets Manager name prefix
+    rate_limits: tuple[tuple[str, int], ...] = ()  # (RATE_LIMIT_KEYS key, value) overrides
 
 
 @dataclass(frozen=True)

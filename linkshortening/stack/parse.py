@@ -17,6 +17,7 @@ from linkshortening.common.names import in_zone, normalize
 from linkshortening.stack.errors import ConfigError
 from linkshortening.stack.model import (
     ACME_DIRECTORIES,
+    RATE_LIMIT_KEYS,
     AcmeSettings,
     DnsSettings,
     DomainSpec,
@@ -139,6 +140,10 @@ def _acme(source: str, raw: object) -> AcmeSettings:
                                  or not 0 < fraction < 1):
         raise r.error("renewWhenLifetimeLeft", f"expected a fraction between 0 and 1, "
                       f"got {fraction!r}", "use e.g. 0.33 to renew with a third left")
+    limits = Reader(source, "acme.rateLimits", r.get("rateLimits") or {})
+    rate_limits = tuple((key, value) for key in RATE_LIMIT_KEYS
+                        if (value := limits.integer(key, 0, 1, 10_000_000)))
+    limits.finish()
     state = r.get("state") or {}
     s = Reader(source, "acme.state", state)
     settings = AcmeSettings(
@@ -155,6 +160,7 @@ def _acme(source: str, raw: object) -> AcmeSettings:
         propagation_check=r.boolean("propagationCheck", True),
         state_backend=s.choice("backend", STATE_BACKENDS, "directory") or "directory",
         state_location=s.string("location"),
+        rate_limits=rate_limits,
     )
     s.finish()
     r.finish()
