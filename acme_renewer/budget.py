@@ -185,25 +185,28 @@ def _backoff(names: Sequence[str], ledger: Ledger, limits: RateLimits,
     latest: tuple[dt.datetime, str] | None = None
     for name in names:
         failures = ledger.failures.get(name.removeprefix("*."))  # the CA's identifier
-        if failures is None or failures.consecutive == 0:
+        if failures is None:
             continue
         until = _name_until(failures, limits, now)
         if until > now and (latest is None or until > latest[0]):
-            latest = (until, f"{name}: {failures.consecutive} failed authorization(s) in a "
-                             "row; backing off")
+            hour = sum(1 for t in failures.recent if t > now - FAILURES_WINDOW)
+            latest = (until, f"{name}: failed authorizations ({failures.consecutive} in a "
+                             f"row, {hour} in the last hour); backing off")
     return latest if latest is not None else (None, "")
 
 
 def _name_until(failures: NameFailures, limits: RateLimits, now: dt.datetime) -> dt.datetime:
-    assert failures.last is not None
-    doubling = 1 << min(failures.consecutive - 1, 16)
-    until = failures.last + min(BACKOFF_BASE * doubling, BACKOFF_CAP)
+    until = now
+    if failures.consecutive and failures.last is not None:
+        doubling = 1 << min(failures.consecutive - 1, 16)
+        until = failures.last + min(BACKOFF_BASE * doubling, BACKOFF_CAP)
     hourly = limits.failed_authorizations_per_name
     recent = sorted(t for t in failures.recent if t > now - FAILURES_WINDOW)
     if hourly is not None and len(recent) >= hourly:  # the oldest must leave the hour first
         until = max(until, recent[len(recent) - hourly] + FAILURES_WINDOW)
     pause = limits.consecutive_failures_pause
-    if pause is not None and failures.spent_at(now) > pause - PAUSE_MARGIN:
+    if (pause is not None and failures.last is not None
+            and failures.spent_at(now) > pause - PAUSE_MARGIN):
         # Another failure now would come within PAUSE_MARGIN of the CA's pause: wait until
         # the allowance has grown back.
         until = max(until, failures.last

@@ -52,7 +52,10 @@ class Ledger:
         entry.last = at
 
     def record_success(self, name: str) -> None:
-        self.failures.pop(name, None)  # the CA resets the run on a valid authorization
+        """A valid authorization ends the run of failures (not the hour's count)."""
+        entry = self.failures.get(name)
+        if entry is not None:
+            entry.consecutive, entry.spent = 0, 0.0
 
     def pause(self, until: dt.datetime) -> None:
         self.paused_until = max(until, self.paused_until or until)
@@ -60,8 +63,10 @@ class Ledger:
     def prune(self, now: dt.datetime) -> None:
         """Drop what no limit counts any more, so the ledger stays small."""
         self.orders = [o for o in self.orders if o.at > now - CERTIFICATES_WINDOW]
-        for entry in self.failures.values():
+        for name, entry in list(self.failures.items()):
             entry.recent = [t for t in entry.recent if t > now - FAILURES_WINDOW]
+            if not entry.recent and entry.spent_at(now) == 0 and entry.consecutive == 0:
+                del self.failures[name]
         if self.paused_until is not None and self.paused_until <= now:
             self.paused_until = None
 
