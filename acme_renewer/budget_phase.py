@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from acme_renewer.account import ca_endpoint
 from acme_renewer.budget import Budget, Due, plan
 from acme_renewer.limits import limits_for
 from linkshortening.stack.model import AcmeSettings
@@ -19,8 +20,9 @@ if TYPE_CHECKING:
 
 class RunBudget:
     def __init__(self, acme: AcmeSettings, state: RenewerState) -> None:
-        self.directory = acme.directory_url
-        self.limits = limits_for(acme.directory_url, acme.rate_limits)
+        # The CA this run talks to (LSCTL_ACME_DIRECTORY points the sandbox at Pebble).
+        self.directory = ca_endpoint(acme).directory
+        self.limits = limits_for(self.directory, acme.rate_limits)
         self.state = state
         self.ledger = state.ledger(self.directory)
         self.budget: Budget | None = None  # None: nothing was to be ordered
