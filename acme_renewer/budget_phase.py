@@ -49,7 +49,7 @@ class RunBudget:
                            f"limits; the next run orders them as the budget allows")
         return [w for w in due if w.outcome.status != "deferred"]
 
-    def record(self, issued: list[_Work]) -> None:
+    def record(self, issued: list[_Work], note: Callable[[str, str], None]) -> None:
         """Orders, failed authorizations and rateLimited answers into the ledger (saved at
         once); a domain the CA rate-limited is deferred, not failed."""
         now = dt.datetime.now(dt.UTC)
@@ -71,7 +71,11 @@ class RunBudget:
                 defer(item, issue.rate_limited_until, item.outcome.detail)
         if touched:
             self.ledger.prune(now)
-            self.state.save_ledger(self.directory, self.ledger)
+            try:
+                self.state.save_ledger(self.directory, self.ledger)
+            except Exception as exc:  # the certificates are issued: report, do not lose them
+                note("budget", f"the rate ledger could not be saved ({exc.__class__.__name__}: "
+                               f"{exc}); the next run plans without this run's orders")
 
 
 def defer(item: _Work, until: dt.datetime, reason: str) -> None:

@@ -146,7 +146,7 @@ def renew_stack(stack: Stack, specs: Sequence[DomainSpec], state: RenewerState,
                 _fail(item, unreachable or "no ACME session")
         elif issuing and session is not None:
             _issue(stack, state, session, dns, issuing, options, say)
-        budget.record(issuing)  # orders, failures, rateLimited: into the ledger
+        budget.record(issuing, note)  # orders, failures, rateLimited: into the ledger
         due = [w for w in due if w.outcome.status != "deferred"]
         _bundle(state, due, dt.datetime.now(dt.UTC))  # after issuance: new notBefore
         _upload_and_wait(api, [w for w in due if w.tls_cert], options, say)
