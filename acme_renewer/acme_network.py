@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import re
 import time
 from typing import Any
 
@@ -18,6 +19,7 @@ from acme import client, messages
 BAD_NONCE_RETRIES = 20
 RETRY_AFTER_RETRIES = 3
 RETRY_AFTER_CAP = 120.0  # seconds; a longer wait is reported, not slept through
+RATE_LIMITED_DEFAULT = dt.timedelta(hours=3)  # rateLimited saying no time: the orders window
 
 
 class ResilientNetwork(client.ClientNetwork):
@@ -33,6 +35,11 @@ class ResilientNetwork(client.ClientNetwork):
         self._last_wait = (_retry_after(response.headers.get("Retry-After"))
                            if response.status_code in (429, 503) else None)
         return super()._check_response(response, content_type=content_type)
+
+    @property
+    def last_retry_after(self) -> float | None:
+        """Seconds the last 429/503 asked to wait (what a rateLimited error leaves here)."""
+        return self._last_wait
 
     def post(self, *args: Any, **kwargs: Any) -> requests.Response:
         return self._retrying(lambda: self._post_once(*args, **kwargs), nonce=True)
@@ -57,6 +64,21 @@ class ResilientNetwork(client.ClientNetwork):
                     raise
                 waits += 1
                 self._sleep(wait)
+
+
+def rate_limited_until(error: messages.Error, net: client.ClientNetwork) -> dt.datetime | None:
+    """When a rateLimited error lets the account order again: its Retry-After, else the
+    "retry after <time> UTC" Let's Encrypt writes in every rate-limit message."""
+    if error.code != "rateLimited":
+        return None
+    now = dt.datetime.now(dt.UTC)
+    wait = net.last_retry_after if isinstance(net, ResilientNetwork) else None
+    if wait is not None:
+        return now + dt.timedelta(seconds=wait)
+    found = re.search(r"retry after (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC", error.detail or "")
+    if found:
+        return dt.datetime.fromisoformat(found.group(1)).replace(tzinfo=dt.UTC)
+    return now + RATE_LIMITED_DEFAULT
 
 
 def _retry_after(value: str | None) -> float | None:

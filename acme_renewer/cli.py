@@ -34,12 +34,16 @@ Credentials come from the environment: TWILIO_ACCOUNT_SID with TWILIO_AUTH_TOKEN
 TWILIO_API_KEY/TWILIO_API_SECRET; the TSIG secret (rfc2136) from LSCTL_TSIG_SECRET; AWS
 from the usual AWS variables or role. Each secret may be given as NAME_FILE=path.
 
+Due domains are ordered within the CA's rate limits (Let's Encrypt's, or lsctl:acme's
+rateLimits), the least time left first; the rest are "deferred" with the time the budget
+allows them, and the next run orders them.
+
 Progress goes to stderr: a live bar during the two long waits on a terminal, timestamped
 lines otherwise (cron, CI).
 
-exit status: 0 every domain renewed or not due, 1 some domain failed, 2 configuration or
-setup error (each problem named with its fix), 130 interrupted (Ctrl-C; what was left in
-flight is said, and the next run cleans it up)."""
+exit status: 0 every domain renewed, not due or deferred, 1 some domain failed, 2
+configuration or setup error (each problem named with its fix), 130 interrupted (Ctrl-C; what
+was left in flight is said, and the next run cleans it up)."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -137,10 +141,33 @@ def interrupted(output: RunOutput, state: RenewerState, dry_run: bool,
 
 
 def report_json(report: Report) -> dict[str, object]:
-    return {"stack": report.stack, "notes": report.notes, "outcomes": [
+    return {"stack": report.stack, "notes": report.notes, "budget": _budget_json(report),
+            "outcomes": [
         {"domain": o.fqdn, "status": o.status, "detail": o.detail,
-         "expires": o.expires.isoformat() if o.expires else None, "warnings": o.warnings}
+         "expires": o.expires.isoformat() if o.expires else None, "warnings": o.warnings,
+         "deferred_until": o.deferred_until.isoformat() if o.deferred_until else None}
         for o in report.outcomes]}
+
+
+def _budget_json(report: Report) -> dict[str, object] | None:
+    """The CA's new-order budget of this run: used before it, ordered in it, left after."""
+    b = report.budget
+    if b is None:
+        return None
+    return {"orders_per_3_hours": b.limit, "used": b.used, "ordered": b.planned,
+            "exempt": b.exempt, "left": b.left, "deferred": b.deferred,
+            "paused_until": b.paused_until.isoformat() if b.paused_until else None}
+
+
+def _budget_line(report: Report) -> str | None:
+    b = report.budget
+    if b is None:
+        return None
+    limit = ("no limit" if b.limit is None
+             else f"{b.used + b.planned} of {b.limit} used, {b.left} left")
+    line = (f"rate budget (new orders per 3 hours): {limit}; {b.planned} ordered now, "
+            f"{b.exempt} ARI renewal(s) exempt, {b.deferred} deferred")
+    return line + (f"; paused until {b.paused_until:%Y-%m-%d %H:%M}Z" if b.paused_until else "")
 
 
 def _print_table(report: Report) -> None:
@@ -148,7 +175,8 @@ def _print_table(report: Report) -> None:
     from rich.table import Table
 
     colours = {"renewed": "green", "reuploaded": "green", "not_due": "dim", "adopted": "dim",
-               "would_renew": "yellow", "managed": "cyan", "external": "cyan", "failed": "red"}
+               "would_renew": "yellow", "managed": "cyan", "external": "cyan",
+               "deferred": "yellow", "failed": "red"}
     table = Table(title=f"lsctl renew --stack {report.stack}")
     for column in ("domain", "status", "expires", "detail"):
         table.add_column(column, overflow="fold")
@@ -160,3 +188,5 @@ def _print_table(report: Report) -> None:
     console.print(table)
     for note in report.notes:
         console.print(f"note: {note}", markup=False, highlight=False)
+    if (budget := _budget_line(report)) is not None:
+        console.print(budget, markup=False, highlight=False)

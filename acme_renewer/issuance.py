@@ -9,6 +9,7 @@ on its `Issue` and never stops the others.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -23,7 +24,7 @@ from josepy.jwa import ES256, RS256
 from josepy.jwk import JWKEC, JWKRSA
 
 from acme_renewer.acme_client import BatchClient
-from acme_renewer.acme_network import ResilientNetwork
+from acme_renewer.acme_network import ResilientNetwork, rate_limited_until
 from acme_renewer.challenge import ChallengeRecord, DnsProvider, Failure, failed_records, locate
 from acme_renewer.propagation import wait_for_propagation
 from linkshortening.common.progress import OnWait
@@ -57,6 +58,8 @@ class Issue:
     fullchain_pem: str | None = None
     error: str | None = None
     cleanup_error: str | None = None  # records left in DNS; the journal keeps them for later
+    failed_names: list[str] = field(default_factory=list)  # failed authorizations (budget)
+    rate_limited_until: dt.datetime | None = None  # the CA answered rateLimited (budget)
 
     @property
     def records(self) -> list[ChallengeRecord]:
@@ -204,6 +207,7 @@ def _guard(issue: Issue, step: Callable[[], None]) -> None:
         step()
     except errors.ValidationError as exc:
         issue.error = "; ".join(_authz_problem(a) for a in exc.failed_authzrs)
+        issue.failed_names = [a.body.identifier.value for a in exc.failed_authzrs]
     except messages.Error as exc:
         issue.error = f"CA refused: {exc.detail or exc.typ}"
     except Exception as exc:
@@ -221,7 +225,11 @@ def _order(session: AcmeSession, issue: Issue) -> None:
     csr = crypto_util.make_csr(issue.key_pem, list(issue.names))
     profile = session.offered_profile(issue.profile)
     replaces = issue.replaces if session.has_ari else None  # only CAs with ARI know it
-    issue.order = acme.new_order(csr, profile, replaces)
+    try:
+        issue.order = acme.new_order(csr, profile, replaces)
+    except messages.Error as exc:  # the budget holds the account back until the CA's time
+        issue.rate_limited_until = rate_limited_until(exc, acme.net)
+        raise
     for authzr in issue.order.authorizations:
         if authzr.body.status == messages.STATUS_VALID:
             continue  # reused authorization: nothing to prove

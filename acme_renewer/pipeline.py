@@ -21,6 +21,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from acme_renewer.ari import cert_id, renewal_window
+from acme_renewer.budget import Budget
+from acme_renewer.budget_phase import RunBudget
 from acme_renewer.challenge import ChallengeRecord, DnsProvider, Failure, by_zone, failed_records
 from acme_renewer.decide import LiveCertificate, decide, decide_adopted
 from acme_renewer.issuance import AcmeSession, Issue, KeyType, issue_all
@@ -38,9 +40,11 @@ if TYPE_CHECKING:
     from linkshortening.twilio.models import DomainCertificate
 
 # adopted: a live certificate lsctl did not upload, not due by its own lifetime;
-# external: `certificate: external`, uploaded with `lsctl cert upload`, only reported.
+# external: `certificate: external`, uploaded with `lsctl cert upload`, only reported;
+# deferred: due, but the CA's rate limits (budget.py) or the run's deadline leave it to a
+# later run; not a failure.
 Status = Literal["renewed", "reuploaded", "not_due", "adopted", "would_renew", "managed",
-                 "external", "failed"]
+                 "external", "deferred", "failed"]
 EXPIRY_WARN_DAYS = 30  # Twilio warns (30131) with 30 days left
 Progress = Callable[[str, str | None, str], None]  # (phase, domain or None, message)
 Waiting = Callable[[str, WaitProgress], None]  # (the wait: propagation or validation, status)
@@ -66,6 +70,7 @@ class Outcome:
     detail: str
     expires: dt.datetime | None = None
     warnings: list[str] = field(default_factory=list)
+    deferred_until: dt.datetime | None = None  # deferred: the earliest next try
 
 
 @dataclass
@@ -73,6 +78,7 @@ class Report:
     stack: str
     outcomes: list[Outcome]
     notes: list[str] = field(default_factory=list)  # about the run: accounts, cleanup
+    budget: Budget | None = None  # the CA's new-order budget, when anything was to be ordered
 
     @property
     def failed(self) -> list[Outcome]:
@@ -96,6 +102,7 @@ class _Work:
     not_after: dt.datetime | None = None
     reupload: bool = False
     adoptable: LiveCertificate | None = None  # what Twilio serves, when lsctl did not upload it
+    ari_time: dt.datetime | None = None  # ARI's chosen renewal time, if the CA gave one
 
     def live_differs(self, stored: StoredCertificate) -> bool:
         """Twilio serves no certificate, or one that is not the stored one."""
@@ -158,22 +165,26 @@ def renew_stack(stack: Stack, specs: Sequence[DomainSpec], state: RenewerState,
         if unreachable:  # judged by the lifetime rule alone; only due domains need the CA
             say("acme", None, unreachable)
         due = [w for w in acme_work if _decide(stack, state, session, w, now, options)]
+        budget = RunBudget(stack.acme, state)  # rate budget: the rest are deferred
+        due = budget.admit(due, session, now, note)
         if options.dry_run:
             for item in due:
                 item.outcome.status = "would_renew"
-            return Report(stack.name, [w.outcome for w in work], notes)
+            return Report(stack.name, [w.outcome for w in work], notes, budget.budget)
         issuing = [w for w in due if not w.reupload]
         if issuing and session is None:
             for item in issuing:
                 _fail(item, unreachable or "no ACME session")
         elif issuing and session is not None:
             _issue(stack, state, session, dns, issuing, options, say, kept, waiting)
+        budget.record(issuing, note)  # orders, failures, rateLimited: into the ledger
+        due = [w for w in due if w.outcome.status != "deferred"]
         _bundle(state, due, dt.datetime.now(dt.UTC))  # after issuance: new notBefore
         _upload_and_wait(api, [w for w in due if w.tls_cert], options, say, waiting)
         for item in work:
             if item.outcome.status == "failed":
                 say("failed", item.spec.fqdn, item.outcome.detail)
-    return Report(stack.name, [w.outcome for w in work], notes)
+    return Report(stack.name, [w.outcome for w in work], notes, budget.budget)
 
 
 def _leftovers(state: RenewerState, dns: DnsProvider, dry_run: bool,
@@ -326,6 +337,7 @@ def _decide(stack: Stack, state: RenewerState, session: AcmeSession | None, item
     ari_time = None
     if session is not None and session.has_ari and item.stored and not options.force:
         ari_time = _ari_time(state, session, item.stored, spec.fqdn, now, options.dry_run)
+    item.ari_time = ari_time
     decision = decide(spec.names, stack.acme.key_type, item.stored, now, live_expires,
                       stack.acme.renew_fraction, ari_time, options.force)
     if decision.warning:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from acme_renewer.challenge import ChallengeRecord
+from acme_renewer.ledger import Ledger
 from acme_renewer.state_lock import LOCK_STALE_AFTER, LockHolder, parse_holder, released_marker
 from linkshortening.common.files import write_atomic
 
@@ -240,6 +241,10 @@ def _account_key(directory: str) -> str:
     return f"accounts/{hashlib.sha256(directory.encode()).hexdigest()[:32]}.json"
 
 
+def _ledger_key(directory: str) -> str:
+    return _account_key(directory).replace("accounts/", "ledgers/", 1)
+
+
 @dataclass(frozen=True)
 class StoredCertificate:
     """What the renewer last issued for a domain."""
@@ -310,6 +315,15 @@ class RenewerState:
         self.backend.write(f"domains/{fqdn}/ari.json", json.dumps({
             "renew_at": renew_at.isoformat() if renew_at else None,
             "next_check": next_check.isoformat()}).encode())
+
+    # The rate ledger (acme_renewer.ledger): what this account spent of the CA's limits. One
+    # per CA directory, like the account it counts for.
+    def ledger(self, directory: str) -> Ledger:
+        raw = self.backend.read(_ledger_key(directory))
+        return Ledger.from_json(raw) if raw else Ledger()
+
+    def save_ledger(self, directory: str, ledger: Ledger) -> None:
+        self.backend.write(_ledger_key(directory), ledger.to_json())
 
     # Challenge records are written before they are created in DNS, so a crashed run's
     # leftovers are known to the next run, which removes them first.

@@ -3,8 +3,9 @@ neither).
 
 It adds `renewalInfo` and a `shortlived` profile to the directory, answers renewalInfo
 requests with a configured window and Retry-After, records the payloads of newOrder requests,
-and forwards everything else to Pebble unchanged (Host kept, so Pebble's URLs and JWS url
-checks point at the proxy).
+refuses them as Let's Encrypt does when over a limit (`rate_limited`: a 429 rateLimited problem
+with Retry-After, RFC 8555 section 6.6), and forwards everything else to Pebble unchanged
+(Host kept, so Pebble's URLs and JWS url checks point at the proxy).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class AriResponder:
     retry_after: int = 21600
     orders: list[dict[str, Any]] = field(default_factory=list)
     queried: list[str] = field(default_factory=list)
+    rate_limited: int | None = None  # seconds of Retry-After on every newOrder; None: forward
 
     def __post_init__(self) -> None:
         responder = self
@@ -80,6 +82,9 @@ class AriResponder:
             jws = json.loads(payload)
             inner = jws["payload"] + "=" * (-len(jws["payload"]) % 4)
             self.orders.append(json.loads(base64.urlsafe_b64decode(inner)))
+            if self.rate_limited is not None:
+                self._refuse(request, self.rate_limited)
+                return
         upstream = http.client.HTTPSConnection(
             "127.0.0.1", self.sandbox.acme_port,
             context=ssl.create_default_context(cafile=str(self.sandbox.ca_bundle)))
@@ -97,6 +102,24 @@ class AriResponder:
                     {k: v for k, v in response.getheaders() if k.lower() not in HOP_HEADERS},
                     body)
         upstream.close()
+
+    def _refuse(self, request: BaseHTTPRequestHandler, retry_after: int) -> None:
+        """Let's Encrypt's answer to an order over a limit, with a fresh nonce from Pebble
+        (every ACME POST response carries one)."""
+        upstream = http.client.HTTPSConnection(
+            "127.0.0.1", self.sandbox.acme_port,
+            context=ssl.create_default_context(cafile=str(self.sandbox.ca_bundle)))
+        upstream.request("HEAD", "/nonce-plz")
+        nonce = upstream.getresponse().getheader("Replay-Nonce") or ""
+        upstream.close()
+        until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=retry_after)
+        body = json.dumps({
+            "type": "urn:ietf:params:acme:error:rateLimited", "status": 429,
+            "detail": f"too many new orders (300) from this account in the last 3h0m0s, "
+                      f"retry after {until:%Y-%m-%d %H:%M:%S} UTC"}).encode()
+        self._reply(request, 429, {"Content-Type": "application/problem+json",
+                                   "Retry-After": str(retry_after), "Replay-Nonce": nonce},
+                    body)
 
     @staticmethod
     def _reply(request: BaseHTTPRequestHandler, status: int, headers: dict[str, str],

@@ -17,7 +17,8 @@ def test_archive_holds_handler_dependencies_and_stack(tmp_path: Path) -> None:
     assert (bundle / "linkshortening" / "twilio" / "api.py").is_file()
     assert (bundle / "stacks" / "Pulumi.example.yaml").is_file()
     assert (bundle / "Pulumi.yaml").read_bytes() == (ROOT / "Pulumi.yaml").read_bytes()
-    for dependency in ("acme", "josepy", "twilio", "dns", "cryptography", "yaml", "rich"):
+    for dependency in ("acme", "josepy", "twilio", "dns", "cryptography", "yaml", "rich",
+                       "publicsuffixlist"):
         assert (bundle / dependency).is_dir(), dependency
     # Only the runtime: no Pulumi, no sandbox, no test tools (no dependency group of
     # pyproject.toml, though `uv sync` installs them all), no bytecode of ours.
@@ -32,11 +33,13 @@ def test_archive_holds_handler_dependencies_and_stack(tmp_path: Path) -> None:
          "import acme_renewer.lambda_handler as h; print(h.lambda_handler.__name__); "
          "from linkshortening.stack.load import load_stack_file; "
          "from linkshortening.stack.state_location import secrets_manager_prefix as p; "
-         "print(p(load_stack_file(__import__('pathlib').Path(sys.argv[2]))))",
+         "print(p(load_stack_file(__import__('pathlib').Path(sys.argv[2])))); "
+         "import acme_renewer.pipeline; from acme_renewer.registered import registered_domain; "
+         "print(registered_domain('a.example.co.uk'))",
          str(bundle), "stacks/Pulumi.example.yaml"],
         cwd=bundle, capture_output=True, text=True, check=False)
     assert probe.returncode == 0, probe.stderr
-    assert probe.stdout.split() == ["lambda_handler", "lsctl/lsctl/example"]
+    assert probe.stdout.split() == ["lambda_handler", "lsctl/lsctl/example", "example.co.uk"]
     # A second build reuses the dependencies (keyed by uv.lock) and refreshes our code.
     assert build(ROOT, ROOT / "stacks" / "Pulumi.sandbox.yaml", tmp_path) == bundle
     assert (bundle / "stacks" / "Pulumi.sandbox.yaml").is_file()

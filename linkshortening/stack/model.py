@@ -13,6 +13,10 @@ ACME_DIRECTORIES = {
     "letsencrypt": "https://acme-v02.api.letsencrypt.org/directory",
     "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
 }
+# lsctl:acme.rateLimits keys, each overriding one of the CA's limits (acme_renewer.limits).
+RATE_LIMIT_KEYS = ("newOrdersPer3Hours", "certificatesPerRegisteredDomainPerWeek",
+                   "certificatesPerExactSetPerWeek", "failedAuthorizationsPerNamePerHour",
+                   "consecutiveFailuresBeforePause")
 # acme: lsctl renews it; managed: Twilio does; external: it comes from elsewhere and is
 # uploaded with `lsctl cert upload` (the renewer only reports its expiry).
 CertificateMode = Literal["acme", "managed", "external"]
@@ -90,6 +94,7 @@ class AcmeSettings:
     state_location: str | None = None  # directory path, Secrets Manager prefix, s3:// URL
     state_kms_key_id: str | None = None  # s3: the KMS key objects are encrypted with
     state_managed: bool = False  # s3: `pulumi up` deploys the bucket
+    rate_limits: tuple[tuple[str, int], ...] = ()  # (RATE_LIMIT_KEYS key, value) overrides
 
 
 @dataclass(frozen=True)

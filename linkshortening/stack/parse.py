@@ -18,6 +18,7 @@ from linkshortening.stack.errors import ConfigError, quoted
 from linkshortening.stack.model import (
     ACME_DIRECTORIES,
     CERTIFICATE_MODES,
+    RATE_LIMIT_KEYS,
     AcmeSettings,
     DnsSettings,
     DomainSpec,
@@ -128,6 +129,10 @@ def _acme(source: str, raw: object) -> AcmeSettings:
                        "use a number such as 2")
     fraction = _number(r, "renewWhenLifetimeLeft", 0, 1, "a fraction between 0 and 1",
                        "use e.g. 0.33 to renew with a third left")
+    limits = Reader(source, "acme.rateLimits", r.get("rateLimits") or {})
+    rate_limits = tuple((key, value) for key in RATE_LIMIT_KEYS
+                        if (value := limits.integer(key, 0, 1, 10_000_000)))
+    limits.finish()
     state = r.get("state") or {}
     s = Reader(source, "acme.state", state)
     settings = AcmeSettings(
@@ -146,6 +151,7 @@ def _acme(source: str, raw: object) -> AcmeSettings:
         state_location=s.string("location"),
         state_kms_key_id=s.string("kmsKeyId"),
         state_managed=s.boolean("managed", False),
+        rate_limits=rate_limits,
     )
     _check_s3_state(s, settings)
     s.finish()
