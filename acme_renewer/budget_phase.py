@@ -54,6 +54,7 @@ class RunBudget:
         once); a domain the CA rate-limited is deferred, not failed."""
         now = dt.datetime.now(dt.UTC)
         touched = False
+        rate_limited: list[_Work] = []
         for item in issued:
             issue = item.issue
             if issue is None:
@@ -68,7 +69,10 @@ class RunBudget:
                     self.ledger.record_success(name.removeprefix("*."))
             if issue.rate_limited_until is not None:
                 self.ledger.pause(issue.rate_limited_until)
-                defer(item, issue.rate_limited_until, item.outcome.detail)
+                rate_limited.append(item)
+        for item in rate_limited:  # the pause holds the whole account: one date for all
+            assert self.ledger.paused_until is not None
+            defer(item, self.ledger.paused_until, item.outcome.detail)
         if touched:
             self.ledger.prune(now)
             try:
