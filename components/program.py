@@ -18,8 +18,10 @@ from components.renewal import RenewalInputs, RenewalSchedule, credential_secret
 from components.stack_config import Credentials, config_error
 from components.zone import LinkShorteningZone
 from linkshortening.stack.errors import ConfigError
+from linkshortening.stack.managed_records import persist_managed
 from linkshortening.stack.model import DomainSpec, Stack
 from linkshortening.stack.parse import NAMESPACE
+from linkshortening.stack.persist_record import CHALLENGE, persist_account, uses_persist
 from linkshortening.stack.state_location import default_prefix, secrets_manager_prefix
 
 # A prebuilt code directory for the Lambda (tests, or a CI that builds it once).
@@ -46,12 +48,19 @@ def declare(stack: Stack, credentials: Credentials, project_dir: Path) -> Progra
             raise _error(stack, f"domains[{i}].dns", f"no DNS provider is set for {spec.fqdn}",
                          "set lsctl:dns (or the domain's dns) to route53, for Pulumi to "
                          "declare its records, or rfc2136, when your own servers hold the zone")
-        if not _in_route53(spec) and (spec.caa or spec.verification_txt):
-            pulumi.log.warn(f"{spec.fqdn}: caa and verificationTxt are declared only in "
-                            "Route53 zones; add them on the zone's own DNS servers")
+        if not _in_route53(spec) and (spec.caa or spec.verification_txt
+                                      or spec.challenge == CHALLENGE):
+            pulumi.log.warn(f"{spec.fqdn}: caa, verificationTxt and {CHALLENGE} records are "
+                            "declared only in Route53 zones; add them on the zone's own DNS "
+                            "servers (lsctl records --format nsupdate)")
+    try:
+        account = persist_account(stack) if uses_persist(stack) else None
+    except ConfigError as exc:
+        raise config_error(exc) from None
     zones = _zones(stack)
     domains = [LinkShorteningDomain(spec, stack.targets,
-                                    zones[spec.zone].zone_id if _in_route53(spec) else None)
+                                    zones[spec.zone].zone_id if _in_route53(spec) else None,
+                                    persist=persist_managed(spec, account))
                for spec in stack.domains]
     return Program(zones, domains, _renewal(stack, credentials, zones, project_dir))
 
@@ -84,7 +93,9 @@ def _renewal(stack: Stack, credentials: Credentials, zones: dict[str, LinkShorte
     if not stack.renewal.enabled or not acme:
         return None  # renewed elsewhere (lsctl renew from cron/CI), or Twilio-managed only
     prefix = _check_renewable(stack, acme, project_dir)
-    route53 = [d for d in acme if _in_route53(d)]
+    # DNS-PERSIST-01 domains are renewed without a DNS write: no challenge records, so no
+    # Route53 permission at all when every domain of the stack uses it.
+    route53 = [d for d in acme if _in_route53(d) and d.challenge != CHALLENGE]
     rfc2136 = [d for d in acme if not _in_route53(d)]
     if rfc2136 and credentials.tsig_secret is None:
         raise _error(stack, "tsigSecret", f"is not set, but {rfc2136[0].fqdn} is renewed "

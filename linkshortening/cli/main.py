@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
              "convert keys to PKCS#8, preflight a certificate, print the TlsCert to upload"),
     "renew": ("acme_renewer.cli",
               "obtain Let's Encrypt certificates for due domains, upload them to Twilio"),
+    "acme": ("acme_renewer.account_cli",
+             "the ACME account per CA: show, create, rollover (key change), deactivate"),
     "drift": ("drift.cli",
               "check live DNS, Route53, Twilio and served certificates against the stack"),
     "sandbox": ("sandbox.cli",

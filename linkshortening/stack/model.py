@@ -14,6 +14,7 @@ ACME_DIRECTORIES = {
     "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
 }
 CertificateMode = Literal["acme", "managed"]
+ChallengeType = Literal["dns-01", "dns-persist-01"]
 DnsProvider = Literal["route53", "rfc2136"]
 
 
@@ -49,6 +50,10 @@ class DomainSpec:
     caa: bool = False  # declare CAA at the zone apex allowing letsencrypt.org (Route53 only)
     verification_txt: str | None = None  # Twilio's verification value, at _twilio.<fqdn>
     allow_overwrite: bool = False  # adopt hand-made records instead of failing on them
+    # DNS-PERSIST-01 (linkshortening.stack.persist_record): one permanent TXT record instead
+    # of a challenge record per renewal; persist_until in UNIX seconds, as the record says it.
+    challenge: ChallengeType = "dns-01"
+    persist_until: int | None = None
 
     @property
     def is_root(self) -> bool:
@@ -80,6 +85,13 @@ class AcmeSettings:
     propagation_check: bool = True
     state_backend: str = "directory"
     state_location: str | None = None  # directory path, or Secrets Manager name prefix
+    # What the persistent validation records bind to: printed by `lsctl acme account show`.
+    challenge: str = "dns-01"  # the domains' default (dns-01 or dns-persist-01)
+    persist_until: int | None = None  # the domains' default, UNIX seconds
+    account_uri: str | None = None
+    account_key_thumbprint: str | None = None
+    account_hash_prefix: str | None = None  # the directory's meta.accountHashPrefix
+    issuer_domain_names: tuple[str, ...] = ()  # empty: Let's Encrypt's, for its directories
 
 
 @dataclass(frozen=True)
