@@ -40,6 +40,11 @@ class DNSPersist01Response(challenges.ChallengeResponse):
 
     typ = CHALLENGE
 
+    def __bool__(self) -> bool:
+        # A message without fields is an empty mapping, so falsy, and ClientNetwork signs a
+        # falsy payload as "" (POST-as-GET: a look, not an answer). The answer is "{}".
+        return True
+
 
 @challenges.Challenge.register
 class DNSPersist01(challenges.Challenge):

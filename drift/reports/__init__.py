@@ -19,7 +19,7 @@ CHECK_PROBES: dict[str, tuple[Probe, ...]] = {
     "records": ("dns",), "nameservers": ("dns",), "ttl": ("dns", "route53"),
     "route53": ("route53",), "twilio-dns": ("twilio",), "twilio-config": ("twilio",),
     "twilio-certificate": ("twilio",), "served-certificate": ("tls",), "challenge": ("dns",),
-    "caa": ("dns",), "twilio-target": ("dns",),
+    "caa": ("dns",), "twilio-target": ("dns",), "persist": ("dns",),
 }
 STACK = "*"  # the domain of findings and unreachable sources that are about the whole stack
 
