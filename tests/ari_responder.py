@@ -11,21 +11,17 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import http.client
 import json
-import ssl
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from sandbox.lifecycle import SandboxState
-
-HOP_HEADERS = {"connection", "transfer-encoding", "keep-alive", "content-length"}
+from tests.acme_proxy import TlsProxy
 
 
 @dataclass
-class AriResponder:
+class AriResponder(TlsProxy):
     sandbox: SandboxState
     window: tuple[dt.datetime, dt.datetime]
     retry_after: int = 21600
@@ -33,36 +29,7 @@ class AriResponder:
     queried: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        responder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                responder.handle(self)
-
-            do_POST = do_HEAD = do_GET
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        tls = self.sandbox.path / "tls"
-        context.load_cert_chain(tls / "listener.pem", tls / "listener.key")
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def directory_url(self) -> str:
-        return f"https://127.0.0.1:{self.port}/dir"
-
-    def __enter__(self) -> AriResponder:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve()
 
     def handle(self, request: BaseHTTPRequestHandler) -> None:
         if request.path.startswith("/renewal-info/"):
@@ -71,8 +38,8 @@ class AriResponder:
             body = json.dumps({"suggestedWindow": {
                 "start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "end": end.strftime("%Y-%m-%dT%H:%M:%SZ")}}).encode()
-            self._reply(request, 200, {"Content-Type": "application/json",
-                                       "Retry-After": str(self.retry_after)}, body)
+            self.reply(request, 200, [("Content-Type", "application/json"),
+                                      ("Retry-After", str(self.retry_after))], body)
             return
         length = int(request.headers.get("Content-Length") or 0)
         payload = request.rfile.read(length) if length else None
@@ -80,31 +47,12 @@ class AriResponder:
             jws = json.loads(payload)
             inner = jws["payload"] + "=" * (-len(jws["payload"]) % 4)
             self.orders.append(json.loads(base64.urlsafe_b64decode(inner)))
-        upstream = http.client.HTTPSConnection(
-            "127.0.0.1", self.sandbox.acme_port,
-            context=ssl.create_default_context(cafile=str(self.sandbox.ca_bundle)))
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
-        upstream.request(request.command, request.path, body=payload, headers=headers)
-        response = upstream.getresponse()
-        body = response.read()
+        status, headers, body = self.forward(self.sandbox.acme_port, request.command,
+                                             request.path, request.headers, payload)
         if request.path == "/dir":
             directory = json.loads(body)
             directory["renewalInfo"] = f"https://127.0.0.1:{self.port}/renewal-info"
             directory.setdefault("meta", {})["profiles"] = {
                 "shortlived": "a profile only this responder offers"}
             body = json.dumps(directory).encode()
-        self._reply(request, response.status,
-                    {k: v for k, v in response.getheaders() if k.lower() not in HOP_HEADERS},
-                    body)
-        upstream.close()
-
-    @staticmethod
-    def _reply(request: BaseHTTPRequestHandler, status: int, headers: dict[str, str],
-               body: bytes) -> None:
-        request.send_response(status)
-        for name, value in headers.items():
-            request.send_header(name, value)
-        request.send_header("Content-Length", str(len(body)))
-        request.end_headers()
-        if request.command != "HEAD":
-            request.wfile.write(body)
+        self.reply(request, status, headers, body)

@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.client
 import json
-import ssl
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +37,13 @@ from josepy.jwk import JWK
 from linkshortening.dns.query import ask
 from sandbox import pebble, process
 from sandbox.lifecycle import SandboxState
+from tests.acme_proxy import TlsProxy
 
-HOP_HEADERS = {"connection", "transfer-encoding", "keep-alive", "content-length"}
 ISSUER = "pebble.lsctl.test"
 
 
 @dataclass
-class PersistResponder:
+class PersistResponder(TlsProxy):
     sandbox: SandboxState
     pebble_port: int
     issuers: tuple[str, ...] = (ISSUER,)
@@ -55,45 +53,12 @@ class PersistResponder:
     validated: list[str] = field(default_factory=list)  # names validated by persist record
 
     def __post_init__(self) -> None:
-        responder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                responder.handle(self)
-
-            do_POST = do_HEAD = do_GET
-
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        tls = self.sandbox.path / "tls"
-        context.load_cert_chain(tls / "listener.pem", tls / "listener.key")
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def base(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
-
-    @property
-    def directory_url(self) -> str:
-        return f"{self.base}/dir"
+        self._serve()
 
     @property
     def hash_prefix(self) -> str:
         return f"{self.base}/account-hash/"
-
-    def __enter__(self) -> PersistResponder:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     # --- the proxy ----------------------------------------------------------------------
 
@@ -106,7 +71,8 @@ class PersistResponder:
             if refusal is not None:
                 self._refuse(request, path, refusal)
                 return
-        status, headers, answer = self._forward(request, body)
+        status, headers, answer = self.forward(self.pebble_port, request.command, path,
+                                               request.headers, body)
         if path == "/dir":
             answer = self._directory(answer)
         elif path.startswith("/sign-me-up") and status in (200, 201):
@@ -117,22 +83,7 @@ class PersistResponder:
             answer = self._authorization(path, answer)
         elif path in self.challenges and status == 200:
             answer = json.dumps(self._challenge(json.loads(answer), path)).encode()
-        self._reply(request, status, headers, answer)
-
-    def _forward(self, request: BaseHTTPRequestHandler, body: bytes
-                 ) -> tuple[int, list[tuple[str, str]], bytes]:
-        upstream = http.client.HTTPSConnection(
-            "127.0.0.1", self.pebble_port,
-            context=ssl.create_default_context(cafile=str(self.sandbox.ca_bundle)))
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
-        # Host kept: Pebble's URLs and its JWS `url` check then name this responder.
-        upstream.request(request.command, request.path, body=body or None, headers=headers)
-        response = upstream.getresponse()
-        answer = response.read()
-        # A list: Pebble sends several Link headers (index, up), all of which matter.
-        kept = [(k, v) for k, v in response.getheaders() if k.lower() not in HOP_HEADERS]
-        upstream.close()
-        return response.status, kept, answer
+        self.reply(request, status, headers, answer)
 
     def _directory(self, answer: bytes) -> bytes:
         directory = json.loads(answer)
@@ -225,30 +176,14 @@ class PersistResponder:
         nonce = self._nonce()
         chal = {"url": f"{self.base}{path}", "status": "invalid"}
         body = json.dumps(self._challenge(chal, path)).encode()
-        self._reply(request, 200, [("Content-Type", "application/json"),
+        self.reply(request, 200, [("Content-Type", "application/json"),
                                    ("Replay-Nonce", nonce),
                                    ("Link", f'<{authz_url}>;rel="up"')], body)
 
     def _nonce(self) -> str:
-        upstream = http.client.HTTPSConnection(
-            "127.0.0.1", self.pebble_port,
-            context=ssl.create_default_context(cafile=str(self.sandbox.ca_bundle)))
-        upstream.request("HEAD", "/nonce-plz")
-        response = upstream.getresponse()
-        response.read()
-        upstream.close()
-        return response.getheader("Replay-Nonce") or ""
-
-    @staticmethod
-    def _reply(request: BaseHTTPRequestHandler, status: int,
-               headers: list[tuple[str, str]], body: bytes) -> None:
-        request.send_response(status)
-        for name, value in headers:
-            request.send_header(name, value)
-        request.send_header("Content-Length", str(len(body)))
-        request.end_headers()
-        if request.command != "HEAD":
-            request.wfile.write(body)
+        """A fresh nonce of Pebble's: the refusal must carry one, as every ACME response."""
+        _, headers, _ = self.forward(self.pebble_port, "HEAD", "/nonce-plz", {}, None)
+        return dict(headers).get("Replay-Nonce", "")
 
 
 def _padded(text: str) -> str:

@@ -70,6 +70,17 @@ def updates_received(sandbox: SandboxState) -> int:
                for line in log.read_text().splitlines())
 
 
+def renewed(persisted: Persisted, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    """`lsctl renew` of the stack's one domain: its outcome."""
+    code, output, err = lsctl(capsys, "renew", "--stack", str(persisted.path), "--json",
+                              "--validation-poll", "0.1")
+    assert code == 0, output + err
+    (outcome,) = json.loads(output)["outcomes"]
+    assert outcome["status"] == "renewed", output
+    found: dict[str, Any] = outcome
+    return found
+
+
 @pytest.fixture
 def persisted(sandbox_env: SandboxState, responder: PersistResponder, emulator: EmulatorControl,
               tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -140,12 +151,7 @@ def test_persist_flow_end_to_end(persisted: Persisted, sandbox_env: SandboxState
                       tuple(json.dumps(v) for v in values), sandbox_env.tsig_key())
 
     before = updates_received(sandbox_env)
-    code, output, err = lsctl(capsys, "renew", "--stack", str(persisted.path), "--json",
-                              "--validation-poll", "0.1")
-    assert code == 0, output + err
-    report = json.loads(output)
-    (outcome,) = report["outcomes"]
-    assert outcome["status"] == "renewed" and outcome["warnings"] == [], output
+    assert renewed(persisted, capsys)["warnings"] == []
     assert updates_received(sandbox_env) == before  # no DNS write, no cleanup
     assert sorted(responder.validated[-2:]) == [persisted.fqdn, persisted.fqdn]  # + wildcard
 
@@ -186,13 +192,7 @@ def test_a_ca_without_the_challenge_means_dns01_said_per_domain(
         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("LSCTL_ACME_DIRECTORY", sandbox_env.acme_directory)  # Pebble itself
     before = updates_received(sandbox_env)
-    code, output, err = lsctl(capsys, "renew", "--stack", str(persisted.path), "--json",
-                              "--validation-poll", "0.1")
-    assert code == 0, output + err
-    report = json.loads(output)
-    (outcome,) = report["outcomes"]
-    assert outcome["status"] == "renewed"
     assert f"{persisted.fqdn}: the CA offers no dns-persist-01 challenge; used dns-01" in \
-        outcome["warnings"]
+        renewed(persisted, capsys)["warnings"]
     # dns-01's writes are in BIND's log: the count the persist flow holds at zero is real.
     assert updates_received(sandbox_env) >= before + 2
