@@ -21,7 +21,8 @@ SOURCES = ("dns", "route53", "twilio", "tls")  # drift.probes.SOURCES, without i
 
 EPILOG = """\
 sources: every authoritative nameserver of each zone, asked directly (A, AAAA, the CNAME they
-show, leftover _acme-challenge TXT, the RFC 8659 CAA climb); Twilio's published target
+show, leftover _acme-challenge TXT, _validation-persist TXT of dns-persist-01 domains, the
+RFC 8659 CAA climb); Twilio's published target
 lsct.ashburn.us1.twilio.com through the resolver (LSCTL_DNS_RESOLVER, else the system's);
 Route53's record sets (route53 domains); Twilio (ValidateDns, the certificate, the domain
 config, each Messaging Service's domain); the certificate served on port 443 by SNI

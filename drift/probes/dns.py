@@ -1,6 +1,7 @@
 """The DNS probe: each zone's authoritative nameservers through the resolver, then every one of
 them asked directly about each domain (A, AAAA, the alias they show, leftover challenge TXT,
-the CAA climb), in four batches of the DNS engine whatever the number of domains."""
+the DNS-PERSIST-01 record, the CAA climb), in four batches of the DNS engine whatever the
+number of domains."""
 
 from __future__ import annotations
 
