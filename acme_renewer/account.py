@@ -53,8 +53,12 @@ def open_account(settings: AcmeSettings, state: RenewerState, source: str, *,
     """The stored account for the run's CA; else register one, unless this is a dry run."""
     ca = ca_endpoint(settings)
     stored = _stored(state, ca.directory, dry_run)
+    if stored is not None and stored.deactivated:
+        raise ConfigError(source, "lsctl:acme.directory", f"the account {stored.url} at "
+                          f"{ca.directory} is deactivated", "register another: lsctl acme "
+                          "account create --stack STACK")
     if stored is not None:
-        return OpenedAccount(ca.directory, _session(settings, ca, stored))
+        return OpenedAccount(ca.directory, session_for(settings, ca, stored))
     if not settings.agree_tos:
         raise ConfigError(source, "lsctl:acme.agreeTos", "the CA's terms of service are not "
                           "agreed", "read the CA's terms, then set agreeTos: true")
@@ -64,9 +68,9 @@ def open_account(settings: AcmeSettings, state: RenewerState, source: str, *,
     if dry_run:
         return OpenedAccount(ca.directory, None,
                              f"would register a new ACME account at {ca.directory}{kept}")
-    stored = _register(settings, ca)
+    stored = register(settings, ca)
     state.save_account(stored)
-    return OpenedAccount(ca.directory, _session(settings, ca, stored),
+    return OpenedAccount(ca.directory, session_for(settings, ca, stored),
                          f"registered a new ACME account at {ca.directory}{kept}")
 
 
@@ -98,14 +102,16 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def _session(settings: AcmeSettings, ca: CaEndpoint, stored: StoredAccount) -> AcmeSession:
+def session_for(settings: AcmeSettings, ca: CaEndpoint, stored: StoredAccount) -> AcmeSession:
+    """A session as `stored` (its URL and key) at `ca`."""
     key = serialization.load_pem_private_key(stored.key_pem, password=None)
     assert isinstance(key, ec.EllipticCurvePrivateKey)
     return AcmeSession(AcmeAccount(ca.directory, JWKEC(key=key), ca.ca_bundle, stored.url,
                                    settings.email))
 
 
-def _register(settings: AcmeSettings, ca: CaEndpoint) -> StoredAccount:
+def register(settings: AcmeSettings, ca: CaEndpoint) -> StoredAccount:
+    """A new account at `ca` (External Account Binding when its directory requires it)."""
     private = ec.generate_private_key(ec.SECP256R1())
     session = AcmeSession(AcmeAccount(ca.directory, JWKEC(key=private), ca.ca_bundle, None,
                                       settings.email))

@@ -6,12 +6,24 @@ from __future__ import annotations
 
 from acme import client, errors, messages
 from cryptography import x509
+from josepy.jwk import JWK
 
 from acme_renewer.ari import ReplacingNewOrder
+from acme_renewer.key_change import inner_jws
 
 
 class BatchClient(client.ClientV2):
-    """ClientV2 plus `replaces`, and one-shot order status and certificate download."""
+    """ClientV2 plus `replaces`, one-shot order status and certificate download, and the
+    account key change the library lacks."""
+
+    def change_key(self, new_key: JWK) -> None:
+        """RFC 8555 7.3.5: ask the CA to bind the account to `new_key`; raises if it refuses.
+        This client (the old key, the account's kid) signs the outer JWS."""
+        account = self.net.account
+        if account is None or self.net.key is None:
+            raise errors.Error("register the ACME account before rolling its key over")
+        url = self.directory["keyChange"]
+        self._post(url, inner_jws(url, account.uri, self.net.key, new_key))
 
     def new_order(self, csr_pem: bytes, profile: str | None = None,
                   replaces: str | None = None) -> messages.OrderResource:

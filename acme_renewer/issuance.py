@@ -23,11 +23,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from josepy.jwa import ES256, RS256
 from josepy.jwk import JWKEC, JWKRSA
 
+from acme_renewer import persist  # registers the dns-persist-01 challenge type
 from acme_renewer.acme_client import BatchClient
 from acme_renewer.acme_network import ResilientNetwork, rate_limited_until
 from acme_renewer.challenge import ChallengeRecord, DnsProvider, Failure, failed_records, locate
 from acme_renewer.propagation import wait_for_propagation
 from linkshortening.common.progress import OnWait
+from linkshortening.stack.persist_record import CHALLENGE as PERSIST
 
 KeyType = Literal["ecdsa-p256", "rsa-2048"]
 USER_AGENT = "lsctl (+https://github.com/lsctl)"
@@ -60,6 +62,11 @@ class Issue:
     cleanup_error: str | None = None  # records left in DNS; the journal keeps them for later
     failed_names: list[str] = field(default_factory=list)  # failed authorizations (budget)
     rate_limited_until: dt.datetime | None = None  # the CA answered rateLimited (budget)
+    # DNS-PERSIST-01 (acme_renewer.persist): the challenge wanted, those answered without a
+    # DNS write, and why a name fell back to dns-01.
+    challenge: str = "dns-01"
+    persisted: list[messages.ChallengeBody] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def records(self) -> list[ChallengeRecord]:
@@ -232,7 +239,13 @@ def _order(session: AcmeSession, issue: Issue) -> None:
         raise
     for authzr in issue.order.authorizations:
         if authzr.body.status == messages.STATUS_VALID:
-            continue  # reused authorization: nothing to prove
+            continue  # reused authorization (or a persistent record the CA found at once)
+        if issue.challenge == PERSIST:
+            persisted, fallback = persist.choose(session, authzr)
+            if persisted is not None:
+                issue.persisted.append(persisted)
+                continue
+            issue.notes.append(fallback or "")
         challb = next((c for c in authzr.body.challenges
                        if isinstance(c.chall, challenges.DNS01)), None)
         if challb is None:
@@ -277,6 +290,8 @@ def _answer(session: AcmeSession, issue: Issue) -> None:
     acme = session.client()
     for challb, _ in issue.challenges:
         acme.answer_challenge(challb, challb.chall.response(session.account.key))
+    for challb in issue.persisted:
+        acme.answer_challenge(challb, challb.chall.response())
 
 
 def _authorized(session: AcmeSession, issue: Issue) -> bool:

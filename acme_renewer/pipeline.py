@@ -376,7 +376,7 @@ def _issue(stack: Stack, state: RenewerState, session: AcmeSession, dns: DnsProv
         if item.stored is not None and item.adoptable is None and session.has_ari:
             replaces = cert_id(item.stored.fullchain_pem.encode())
         item.issue = Issue(item.spec.names, cast(KeyType, stack.acme.key_type),
-                           stack.acme.profile, replaces)
+                           stack.acme.profile, replaces, challenge=item.spec.challenge)
     issues = [i.issue for i in items if i.issue is not None]
     timeout = stack.acme.propagation_timeout if stack.acme.propagation_check else 0
     issue_all(session, issues, dns, timeout,
@@ -387,6 +387,7 @@ def _issue(stack: Stack, state: RenewerState, session: AcmeSession, dns: DnsProv
               waiting=(lambda w: waiting("propagation", w)) if waiting else None)
     for item in items:
         assert item.issue is not None
+        item.outcome.warnings += item.issue.notes  # dns-persist-01 fell back to dns-01
         if item.issue.cleanup_error:
             item.outcome.warnings.append(f"challenge records were not removed "
                                          f"({item.issue.cleanup_error}); the next run "

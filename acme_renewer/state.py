@@ -234,11 +234,14 @@ class StoredAccount:
     directory: str
     url: str
     key_pem: bytes = field(repr=False)
+    deactivated: bool = False  # `lsctl acme account deactivate`: never used again
+    # (thumbprint, ISO time it was retired) of each key rolled over from, oldest first.
+    retired_keys: tuple[tuple[str, str], ...] = ()
 
 
-def _account_key(directory: str) -> str:
+def _account_key(directory: str, extension: str = ".json") -> str:
     # A hash, not the URL: state keys come from a small safe alphabet.
-    return f"accounts/{hashlib.sha256(directory.encode()).hexdigest()[:32]}.json"
+    return f"accounts/{hashlib.sha256(directory.encode()).hexdigest()[:32]}{extension}"
 
 
 def _ledger_key(directory: str) -> str:
@@ -270,12 +273,26 @@ class RenewerState:
         if raw is None:
             return None
         data = json.loads(raw)
-        return StoredAccount(data["directory"], data["url"], data["key_pem"].encode())
+        return StoredAccount(data["directory"], data["url"], data["key_pem"].encode(),
+                             data.get("deactivated", False),
+                             tuple((t, at) for t, at in data.get("retired_keys", ())))
 
     def save_account(self, account: StoredAccount) -> None:
         self.backend.write(_account_key(account.directory), json.dumps({
             "directory": account.directory, "url": account.url,
-            "key_pem": account.key_pem.decode()}).encode())
+            "key_pem": account.key_pem.decode(), "deactivated": account.deactivated,
+            "retired_keys": [list(k) for k in account.retired_keys]}).encode())
+
+    # A key rollover's new key is written before the CA is asked to switch, so a run killed
+    # after the CA switched still has the key the account now answers to.
+    def pending_account_key(self, directory: str) -> bytes | None:
+        return self.backend.read(_account_key(directory, ".next.pem"))
+
+    def save_pending_account_key(self, directory: str, key_pem: bytes | None) -> None:
+        if key_pem is None:
+            self.backend.delete(_account_key(directory, ".next.pem"))
+        else:
+            self.backend.write(_account_key(directory, ".next.pem"), key_pem)
 
     def legacy_account(self) -> tuple[str, bytes] | None:
         """(URL, key) of the single account stored before accounts were kept per CA."""

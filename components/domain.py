@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
@@ -12,6 +13,7 @@ from components.twilio_resources import (
     ManagedCertificate,
     MessagingServiceAssociation,
 )
+from linkshortening.stack.managed_records import ManagedRecord
 from linkshortening.stack.model import DomainSpec
 from linkshortening.stack.records import desired_records
 from linkshortening.stack.targets import TwilioTargets
@@ -21,8 +23,8 @@ VERIFICATION_LABEL = "_twilio"  # Twilio Admin > Domains, DNS method: TXT at _tw
 
 class LinkShorteningDomain(pulumi.ComponentResource):
     """Exactly the records of `desired_records` (in a Route53 zone), Twilio's verification
-    TXT if declared, the domain's config, its Messaging Services, and a managed certificate
-    when asked for."""
+    TXT if declared, its DNS-PERSIST-01 records (`persist`, from managed_records), the
+    domain's config, its Messaging Services, and a managed certificate when asked for."""
 
     records: list[aws.route53.Record]
     twilio: list[pulumi.CustomResource]
@@ -30,7 +32,8 @@ class LinkShorteningDomain(pulumi.ComponentResource):
 
     def __init__(self, spec: DomainSpec, targets: TwilioTargets,
                  zone_id: pulumi.Output[str] | None, *, twilio: bool = True,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+                 opts: pulumi.ResourceOptions | None = None,
+                 persist: Sequence[ManagedRecord] = ()) -> None:
         name = spec.fqdn
         super().__init__("lsctl:index:LinkShorteningDomain", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -50,6 +53,9 @@ class LinkShorteningDomain(pulumi.ComponentResource):
                     f"{name}-verification", zone_id=zone_id,
                     name=f"{VERIFICATION_LABEL}.{name}", type="TXT", ttl=spec.ttl,
                     records=[spec.verification_txt], allow_overwrite=overwrite, opts=child))
+            self.records += [aws.route53.Record(
+                f"{r.name}-persist", zone_id=zone_id, name=r.name, type=r.type, ttl=r.ttl,
+                records=list(r.values), allow_overwrite=overwrite, opts=child) for r in persist]
         self.twilio = []
         if twilio:  # False: lsctl:twilio.managedBy lsctl, so lsctl apply sets them
             self.twilio.append(DomainConfig(f"{name}-config", spec, opts=child))

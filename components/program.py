@@ -19,8 +19,10 @@ from components.stack_config import Credentials, config_error
 from components.state_bucket import StateBucket
 from components.zone import LinkShorteningZone
 from linkshortening.stack.errors import ConfigError
+from linkshortening.stack.managed_records import persist_managed
 from linkshortening.stack.model import DomainSpec, Stack
 from linkshortening.stack.parse import NAMESPACE
+from linkshortening.stack.persist_record import CHALLENGE, persist_account, uses_persist
 from linkshortening.stack.s3_url import split_s3_url
 from linkshortening.stack.state_location import (
     default_prefix,
@@ -53,15 +55,21 @@ def declare(stack: Stack, credentials: Credentials, project_dir: Path) -> Progra
             raise _error(stack, f"domains[{i}].dns", f"no DNS provider is set for {spec.fqdn}",
                          "set lsctl:dns (or the domain's dns) to route53, for Pulumi to "
                          "declare its records, or rfc2136, when your own servers hold the zone")
-        if not _pulumi_writes(spec) and (spec.caa or spec.verification_txt):
+        if not _pulumi_writes(spec) and (spec.caa or spec.verification_txt
+                                         or spec.challenge == CHALLENGE):
             pulumi.log.warn(f"{spec.fqdn}: zone {spec.zone} is written by lsctl, not Pulumi: "
-                            f"`lsctl apply --stack {stack.name}` writes its records, caa and "
-                            "verificationTxt included")
+                            f"`lsctl apply --stack {stack.name}` writes its records (caa, "
+                            f"verificationTxt and {CHALLENGE} records included)")
+    try:
+        account = persist_account(stack) if uses_persist(stack) else None
+    except ConfigError as exc:
+        raise config_error(exc) from None
     zones = _zones(stack)
     # One writer per zone and for the Twilio settings: what lsctl apply writes, Pulumi leaves.
     domains = [LinkShorteningDomain(spec, stack.targets,
                                     zones[spec.zone].zone_id if _pulumi_writes(spec) else None,
-                                    twilio=stack.twilio_managed_by == "pulumi")
+                                    twilio=stack.twilio_managed_by == "pulumi",
+                                    persist=persist_managed(spec, account))
                for spec in stack.domains]
     return Program(zones, domains, _renewal(stack, credentials, zones, project_dir),
                    _state_bucket(stack))
@@ -110,7 +118,9 @@ def _renewal(stack: Stack, credentials: Credentials, zones: dict[str, LinkShorte
     if not stack.renewal.enabled or not acme:
         return None  # renewed elsewhere (lsctl renew from cron/CI), or Twilio-managed only
     prefix = _check_renewable(stack, acme, project_dir)
-    route53 = [d for d in acme if _in_route53(d)]
+    # DNS-PERSIST-01 domains are renewed without a DNS write: no challenge records, so no
+    # Route53 permission at all when every domain of the stack uses it.
+    route53 = [d for d in acme if _in_route53(d) and d.challenge != CHALLENGE]
     rfc2136 = [d for d in acme if not _in_route53(d)]
     if rfc2136 and credentials.tsig_secret is None:
         raise _error(stack, "tsigSecret", f"is not set, but {rfc2136[0].fqdn} is renewed "

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from drift import caa
+from drift import caa, persist
 from drift.facts import DomainFacts, ServerAnswers, StackFacts
 from linkshortening.certs.preflight import covers
 from linkshortening.common.names import normalize
@@ -20,7 +20,7 @@ from linkshortening.twilio.codes import lookup
 Severity = Literal["error", "warning"]
 # Each finding belongs to one check: one JUnit test case per domain and check.
 CHECKS = ("records", "nameservers", "ttl", "route53", "twilio-dns", "twilio-config",
-          "twilio-certificate", "served-certificate", "challenge", "caa")
+          "twilio-certificate", "served-certificate", "challenge", "caa", "persist")
 STACK_CHECKS = ("twilio-target",)  # about the stack, not one domain (domain "*")
 WARN_DAYS, ERROR_DAYS = 30, 7  # Twilio warns (30131) at 30 days
 CA = "letsencrypt.org"
@@ -37,19 +37,22 @@ class Finding:
     where: str  # which nameserver, Route53, Twilio, port 443
 
 
-def judge(facts: StackFacts, targets: TwilioTargets) -> list[Finding]:
-    """Every finding for every domain, then the stack-wide ones."""
+def judge(facts: StackFacts, targets: TwilioTargets,
+          declared: persist.Declared | None = None) -> list[Finding]:
+    """Every finding for every domain, then the stack-wide ones; `declared`: the stack's
+    DNS-PERSIST-01 records (drift.persist.declared), if any."""
     found = [f for domain in facts.domains
-             for f in judge_domain(domain, targets, facts.checked_at)]
+             for f in judge_domain(domain, targets, facts.checked_at, declared)]
     return found + list(_published_ips(facts, targets))
 
 
-def judge_domain(facts: DomainFacts, targets: TwilioTargets,
-                 now: dt.datetime) -> list[Finding]:
+def judge_domain(facts: DomainFacts, targets: TwilioTargets, now: dt.datetime,
+                 declared: persist.Declared | None = None) -> list[Finding]:
     (record,) = desired_records(facts.spec, targets)
     return [*_records(facts, record), *_nameservers(facts), *_ttl(facts, record),
             *_route53(facts, record), *_twilio(facts, now), *_served(facts, now),
-            *_challenge(facts), *_caa(facts)]
+            *_challenge(facts), *_caa(facts),
+            *persist.check(facts, declared, now, _finding)]
 
 
 def _finding(facts: DomainFacts, code: str, severity: Severity, check: str, expected: str,

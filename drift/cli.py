@@ -21,7 +21,8 @@ SOURCES = ("dns", "route53", "twilio", "tls")  # drift.probes.SOURCES, without i
 
 EPILOG = """\
 sources: every authoritative nameserver of each zone, asked directly (A, AAAA, the CNAME they
-show, leftover _acme-challenge TXT, the RFC 8659 CAA climb); Twilio's published target
+show, leftover _acme-challenge TXT, _validation-persist TXT of dns-persist-01 domains, the
+RFC 8659 CAA climb); Twilio's published target
 lsct.ashburn.us1.twilio.com through the resolver (LSCTL_DNS_RESOLVER, else the system's);
 Route53's record sets (route53 domains); Twilio (ValidateDns, the certificate, the domain
 config, each Messaging Service's domain); the certificate served on port 443 by SNI
@@ -53,7 +54,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from drift import checks, probes, reports
+    from drift import checks, persist, probes, reports
     from linkshortening.common.files import check_output_path
     from linkshortening.stack.load import load_stack
 
@@ -63,10 +64,12 @@ def run(args: argparse.Namespace) -> int:
             check_output_path(output)
     stack = load_stack(args.stack)
     specs = stack.select(args.domain)
+    declared = persist.declared(stack, persist.key_on_file(stack))  # before the probes, too
     started = time.monotonic()
     with _progress(f"checking {len(specs)} domain(s) of stack {stack.name}"):
         facts = probes.gather(stack, specs, skip=args.skip)
-    report = reports.build(stack.name, facts, checks.judge(facts, stack.targets), args.skip,
+    report = reports.build(stack.name, facts, checks.judge(facts, stack.targets, declared),
+                           args.skip,
                            args.fail_on, time.monotonic() - started)
     for fmt, output in targets:
         _write(report, fmt, output)

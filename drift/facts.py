@@ -43,6 +43,8 @@ class ServerAnswers:
     aaaa: RecordSet | None
     cname: RecordSet | None  # seen in the A and AAAA replies: an alias shows up in both
     challenge: tuple[str, ...]  # TXT values at _acme-challenge.<domain>
+    # dns-persist-01 domains: (_validation-persist.<name>, its TXT values as served).
+    persist: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)

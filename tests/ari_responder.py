@@ -12,21 +12,17 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import http.client
 import json
-import ssl
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from sandbox.lifecycle import SandboxState
-
-HOP_HEADERS = {"connection", "transfer-encoding", "keep-alive", "content-length"}
+from tests.acme_proxy import TlsProxy
 
 
 @dataclass
-class AriResponder:
+class AriResponder(TlsProxy):
     sandbox: SandboxState
     window: tuple[dt.datetime, dt.datetime]
     retry_after: int = 21600
@@ -35,36 +31,7 @@ class AriResponder:
     rate_limited: int | None = None  # seconds of Retry-After on every newOrder; None: forward
 
     def __post_init__(self) -> None:
-        responder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                responder.handle(self)
-
-            do_POST = do_HEAD = do_GET
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        tls = self.sandbox.path / "tls"
-        context.load_cert_chain(tls / "listener.pem", tls / "listener.key")
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def directory_url(self) -> str:
-        return f"https://127.0.0.1:{self.port}/dir"
-
-    def __enter__(self) -> AriResponder:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve()
 
     def handle(self, request: BaseHTTPRequestHandler) -> None:
         if request.path.startswith("/renewal-info/"):
@@ -73,8 +40,8 @@ class AriResponder:
             body = json.dumps({"suggestedWindow": {
                 "start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "end": end.strftime("%Y-%m-%dT%H:%M:%SZ")}}).encode()
-            self._reply(request, 200, {"Content-Type": "application/json",
-                                       "Retry-After": str(self.retry_after)}, body)
+            self.reply(request, 200, [("Content-Type", "application/json"),
+                                      ("Retry-After", str(self.retry_after))], body)
             return
         length = int(request.headers.get("Content-Length") or 0)
         payload = request.rfile.read(length) if length else None
@@ -85,49 +52,27 @@ class AriResponder:
             if self.rate_limited is not None:
                 self._refuse(request, self.rate_limited)
                 return
-        upstream = http.client.HTTPSConnection(
-            "127.0.0.1", self.sandbox.acme_port,
-            context=ssl.create_default_context(cafile=str(self.sandbox.ca_bundle)))
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
-        upstream.request(request.command, request.path, body=payload, headers=headers)
-        response = upstream.getresponse()
-        body = response.read()
+        status, headers, body = self.forward(self.sandbox.acme_port, request.command,
+                                             request.path, request.headers, payload)
         if request.path == "/dir":
             directory = json.loads(body)
             directory["renewalInfo"] = f"https://127.0.0.1:{self.port}/renewal-info"
             directory.setdefault("meta", {})["profiles"] = {
                 "shortlived": "a profile only this responder offers"}
             body = json.dumps(directory).encode()
-        self._reply(request, response.status,
-                    {k: v for k, v in response.getheaders() if k.lower() not in HOP_HEADERS},
-                    body)
-        upstream.close()
+        self.reply(request, status, headers, body)
 
     def _refuse(self, request: BaseHTTPRequestHandler, retry_after: int) -> None:
         """Let's Encrypt's answer to an order over a limit, with a fresh nonce from Pebble
         (every ACME POST response carries one)."""
-        upstream = http.client.HTTPSConnection(
-            "127.0.0.1", self.sandbox.acme_port,
-            context=ssl.create_default_context(cafile=str(self.sandbox.ca_bundle)))
-        upstream.request("HEAD", "/nonce-plz")
-        nonce = upstream.getresponse().getheader("Replay-Nonce") or ""
-        upstream.close()
+        _, nonce_headers, _ = self.forward(self.sandbox.acme_port, "HEAD", "/nonce-plz", {},
+                                           None)
+        nonce = next((v for k, v in nonce_headers if k.lower() == "replay-nonce"), "")
         until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=retry_after)
         body = json.dumps({
             "type": "urn:ietf:params:acme:error:rateLimited", "status": 429,
             "detail": f"too many new orders (300) from this account in the last 3h0m0s, "
                       f"retry after {until:%Y-%m-%d %H:%M:%S} UTC"}).encode()
-        self._reply(request, 429, {"Content-Type": "application/problem+json",
-                                   "Retry-After": str(retry_after), "Replay-Nonce": nonce},
-                    body)
-
-    @staticmethod
-    def _reply(request: BaseHTTPRequestHandler, status: int, headers: dict[str, str],
-               body: bytes) -> None:
-        request.send_response(status)
-        for name, value in headers.items():
-            request.send_header(name, value)
-        request.send_header("Content-Length", str(len(body)))
-        request.end_headers()
-        if request.command != "HEAD":
-            request.wfile.write(body)
+        self.reply(request, 429, [("Content-Type", "application/problem+json"),
+                                  ("Retry-After", str(retry_after)), ("Replay-Nonce", nonce)],
+                   body)

@@ -1,6 +1,7 @@
 """The DNS probe: each zone's authoritative nameservers through the resolver, then every one of
 them asked directly about each domain (A, AAAA, the alias they show, leftover challenge TXT,
-the CAA climb), in four batches of the DNS engine whatever the number of domains."""
+the DNS-PERSIST-01 record, the CAA climb), in four batches of the DNS engine whatever the
+number of domains."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from linkshortening.dns import query as dnsquery
 from linkshortening.dns.engine import Question, Reply, ask_all
 from linkshortening.dns.rfc2136 import Endpoint
 from linkshortening.stack.model import DomainSpec
+from linkshortening.stack.persist_record import CHALLENGE, bases, record_name
 from linkshortening.stack.targets import TwilioTargets
 
 Ask = Callable[[Sequence[Question]], list[Reply]]
@@ -172,12 +174,19 @@ def _ask_about(questions: _Questions, spec: DomainSpec, servers: tuple[Nameserve
         for rdtype in ("A", "AAAA"):
             questions.add(Question(server.endpoint, spec.fqdn, rdtype))
         questions.add(Question(server.endpoint, f"_acme-challenge.{spec.fqdn}", "TXT"))
+        for name in _persist_names(spec):
+            questions.add(Question(server.endpoint, name, "TXT"))
         for base in _bases(spec):
             for name in _climb(base, spec.zone)[0]:
                 questions.add(Question(server.endpoint, name, "CAA"))
     for base in _bases(spec):
         for name in _climb(base, spec.zone)[1]:
             questions.add(Question(resolver, name, "CAA", True))
+
+
+def _persist_names(spec: DomainSpec) -> list[str]:
+    """The _validation-persist names of a dns-persist-01 domain (none for dns-01)."""
+    return [record_name(b) for b, _ in bases(spec)] if spec.challenge == CHALLENGE else []
 
 
 Replies = dict[tuple[Endpoint, str, str], Reply]
@@ -189,6 +198,8 @@ def _facts(spec: DomainSpec, servers: tuple[Nameserver, ...], resolver: Endpoint
     for server in servers:
         mine = [replies[(server.endpoint, spec.fqdn, t)] for t in ("A", "AAAA")]
         mine.append(replies[(server.endpoint, f"_acme-challenge.{spec.fqdn}", "TXT")])
+        persist = [replies[(server.endpoint, n, "TXT")] for n in _persist_names(spec)]
+        mine += persist
         mine += [replies[(server.endpoint, n, "CAA")]
                  for b in _bases(spec) for n in _climb(b, spec.zone)[0]]
         failed = next((r for r in mine if not r.answered), None)
@@ -201,7 +212,8 @@ def _facts(spec: DomainSpec, servers: tuple[Nameserver, ...], resolver: Endpoint
         challenge = txt.get("TXT")
         answers.append(ServerAnswers(server.label, a.get("A"), aaaa.get("AAAA"),
                                      a.get("CNAME") or aaaa.get("CNAME"),
-                                     challenge.values if challenge else ()))
+                                     challenge.values if challenge else (),
+                                     tuple((r.name, _txt(r)) for r in persist)))
     caa = []
     for base in _bases(spec):
         found = _relevant_caa(base, spec.zone, servers, resolver, replies)
@@ -210,6 +222,11 @@ def _facts(spec: DomainSpec, servers: tuple[Nameserver, ...], resolver: Endpoint
         elif found is not None:
             caa.append(found)
     return Probed(DnsFacts(tuple(answers), tuple(caa)), tuple(dict.fromkeys(unreachable)))
+
+
+def _txt(reply: Reply) -> tuple[str, ...]:
+    found = reply.get("TXT")
+    return found.values if found else ()
 
 
 def _relevant_caa(base: str, zone: str, servers: tuple[Nameserver, ...], resolver: Endpoint,

@@ -19,7 +19,7 @@ CHECK_PROBES: dict[str, tuple[Probe, ...]] = {
     "records": ("dns",), "nameservers": ("dns",), "ttl": ("dns", "route53"),
     "route53": ("route53",), "twilio-dns": ("twilio",), "twilio-config": ("twilio",),
     "twilio-certificate": ("twilio",), "served-certificate": ("tls",), "challenge": ("dns",),
-    "caa": ("dns",), "twilio-target": ("dns",),
+    "caa": ("dns",), "twilio-target": ("dns",), "persist": ("dns",),
 }
 STACK = "*"  # the domain of findings and unreachable sources that are about the whole stack
 
@@ -45,6 +45,7 @@ class Report:
     checked_at: dt.datetime
     duration: float
     fail_on: Severity = "error"
+    persist_domains: frozenset[str] = frozenset()  # the persist check applies only to these
 
     def fails(self, finding: Finding) -> bool:
         return finding.severity == "error" or self.fail_on == "warning"
@@ -72,6 +73,8 @@ class Report:
         """Why a check was not made for a domain (skipped, not applicable); None if it was."""
         if check == "route53" and domain not in self.route53_domains:
             return "not a Route53 domain"
+        if check == "persist" and domain not in self.persist_domains:
+            return "not a dns-persist-01 domain"
         skipped = [p for p in CHECK_PROBES[check] if p in self.skipped]
         if skipped and len(skipped) == len(CHECK_PROBES[check]):
             return f"not asked (--skip {' '.join(skipped)})"
@@ -108,7 +111,9 @@ def build(stack: str, facts: StackFacts, findings: Sequence[Finding], skipped: C
                         if d.spec.dns is not None and d.spec.dns.provider == "route53")
     return Report(stack, tuple(d.spec.fqdn for d in facts.domains), route53, tuple(findings),
                   tuple(dict.fromkeys(lost)), tuple(p for p in PROBES if p in skipped),
-                  facts.checked_at, duration, fail_on)
+                  facts.checked_at, duration, fail_on,
+                  frozenset(d.spec.fqdn for d in facts.domains
+                            if d.spec.challenge == "dns-persist-01"))
 
 
 def line(finding: Finding) -> str:

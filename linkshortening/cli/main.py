@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
               "obtain Let's Encrypt certificates for due domains, upload them to Twilio"),
     "state": ("acme_renewer.state_cli",
               "move the renewer's state: `lsctl state migrate --to s3://bucket/prefix`"),
+    "acme": ("acme_renewer.account_cli",
+             "the ACME account per CA: show, create, rollover (key change), deactivate"),
     "drift": ("drift.cli",
               "check live DNS, Route53, Twilio and served certificates against the stack"),
     "plan": ("drift.plan_cli",

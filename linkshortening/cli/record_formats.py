@@ -58,7 +58,8 @@ def table_caption(records: tuple[ManagedRecord, ...]) -> str:
     """What the records other than Twilio's targets are for."""
     kinds = dict.fromkeys(r.purpose for r in records if r.purpose != "target")
     return "; ".join(f"{r_type}: {PURPOSES[kind]}" for kind, r_type in
-                     (("verification", "TXT"), ("caa", "CAA")) if kind in kinds)
+                     (("verification", "TXT"), ("persist", "TXT"),
+                                           ("caa", "CAA")) if kind in kinds)
 
 
 def _zones(records: tuple[ManagedRecord, ...]) -> Iterator[tuple[str, dns.zone.Zone]]:

@@ -27,8 +27,9 @@ EXTENSIONS = {".json": "json", ".zone": "zone", ".db": "zone", ".nsupdate": "nsu
 
 EPILOG = """\
 Root domains need one A record set with exactly Twilio's IPs, subdomains one CNAME to Twilio;
-also Twilio's verification TXT at _twilio.<fqdn> (verificationTxt) and, per zone, CAA at the
-apex allowing only letsencrypt.org (caa: true). `pulumi up` declares them in Route53 zones;
+also Twilio's verification TXT at _twilio.<fqdn> (verificationTxt), the DNS-PERSIST-01 TXT at
+_validation-persist.<fqdn> (challenge: dns-persist-01) and, per zone, CAA at the apex allowing
+only letsencrypt.org (caa: true). `pulumi up` declares them in Route53 zones;
 for other zones, --format zone or nsupdate writes them for you to add:
 
   lsctl records --stack prod --format nsupdate --domain sms.example.org | nsupdate -k KEYFILE

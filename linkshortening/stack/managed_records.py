@@ -1,5 +1,5 @@
-"""Every DNS record a stack manages: Twilio's target (A or CNAME), the verification TXT and the
-zone's CAA. Pure data, no I/O.
+"""Every DNS record a stack manages: Twilio's target (A or CNAME), the verification TXT, the
+DNS-PERSIST-01 validation TXT and the zone's CAA. Pure data, no I/O.
 
 `desired_records` is the part Twilio's routing needs (and the drift checker compares); this
 adds what `pulumi up` also declares in a Route53 zone (components/domain.py, components/zone.py),
@@ -13,6 +13,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from linkshortening.stack.model import DomainSpec, Stack
+from linkshortening.stack.persist_record import (
+    DRAFT,
+    PersistAccount,
+    persist_account,
+    persist_records,
+    uses_persist,
+)
 from linkshortening.stack.records import desired_records
 
 # Twilio Admin > Domains, DNS method: a TXT record at _twilio.<domain>.
@@ -22,12 +29,13 @@ VERIFICATION_LABEL = "_twilio"
 LETS_ENCRYPT_CAA = ('0 issue "letsencrypt.org"', '0 issuewild "letsencrypt.org"')
 
 ManagedType = Literal["A", "CNAME", "TXT", "CAA"]
-Purpose = Literal["target", "verification", "caa"]
+Purpose = Literal["target", "verification", "caa", "persist"]
 
 PURPOSES: dict[Purpose, str] = {
     "target": "Twilio's target",
     "verification": "Twilio's domain verification",
     "caa": "only Let's Encrypt may issue (zone-wide)",
+    "persist": f"DNS-PERSIST-01 validation, permanent ({DRAFT})",
 }
 
 
@@ -55,6 +63,15 @@ def verification_record(spec: DomainSpec) -> ManagedRecord | None:
                          spec.ttl, (spec.verification_txt,), "verification")
 
 
+def persist_managed(spec: DomainSpec, account: PersistAccount | None
+                    ) -> tuple[ManagedRecord, ...]:
+    """The `_validation-persist` TXT sets of a dns-persist-01 domain (none for dns-01)."""
+    if account is None:
+        return ()
+    return tuple(ManagedRecord(spec.fqdn, spec.zone, r.name, "TXT", spec.ttl, r.texts,
+                               "persist") for r in persist_records(spec, account))
+
+
 def caa_record(stack: Stack, zone: str) -> ManagedRecord | None:
     """CAA at the zone apex when any domain of the zone says `caa: true`, with the first such
     domain's TTL (as `pulumi up` declares it, once per zone)."""
@@ -71,6 +88,7 @@ def managed_records(stack: Stack, domains: tuple[DomainSpec, ...] | None = None
     target and verification TXT, then the zone's CAA (which binds the selected domains even
     when another domain of the zone asked for it)."""
     chosen = stack.domains if domains is None else domains
+    account = persist_account(stack) if uses_persist(stack) else None
     records: list[ManagedRecord] = []
     for zone in dict.fromkeys(d.zone for d in chosen):
         for spec in (d for d in chosen if d.zone == zone):
@@ -79,6 +97,7 @@ def managed_records(stack: Stack, domains: tuple[DomainSpec, ...] | None = None
             verification = verification_record(spec)
             if verification is not None:
                 records.append(verification)
+            records += persist_managed(spec, account)
         caa = caa_record(stack, zone)
         if caa is not None:
             records.append(caa)

@@ -21,6 +21,7 @@ RATE_LIMIT_KEYS = ("newOrdersPer3Hours", "certificatesPerRegisteredDomainPerWeek
 # uploaded with `lsctl cert upload` (the renewer only reports its expiry).
 CertificateMode = Literal["acme", "managed", "external"]
 CERTIFICATE_MODES: tuple[CertificateMode, ...] = ("acme", "managed", "external")
+ChallengeType = Literal["dns-01", "dns-persist-01"]
 DnsProvider = Literal["route53", "rfc2136"]
 # Who writes a zone's declared records (and, stack-wide, the Twilio-side settings): one writer
 # each, so `pulumi up` and `lsctl apply` never undo each other.
@@ -61,6 +62,10 @@ class DomainSpec:
     caa: bool = False  # declare CAA at the zone apex allowing letsencrypt.org (Route53 only)
     verification_txt: str | None = None  # Twilio's verification value, at _twilio.<fqdn>
     allow_overwrite: bool = False  # adopt hand-made records instead of failing on them
+    # DNS-PERSIST-01 (linkshortening.stack.persist_record): one permanent TXT record instead
+    # of a challenge record per renewal; persist_until in UNIX seconds, as the record says it.
+    challenge: ChallengeType = "dns-01"
+    persist_until: int | None = None
 
     @property
     def is_root(self) -> bool:
@@ -95,6 +100,13 @@ class AcmeSettings:
     state_kms_key_id: str | None = None  # s3: the KMS key objects are encrypted with
     state_managed: bool = False  # s3: `pulumi up` deploys the bucket
     rate_limits: tuple[tuple[str, int], ...] = ()  # (RATE_LIMIT_KEYS key, value) overrides
+    # What the persistent validation records bind to: printed by `lsctl acme account show`.
+    challenge: str = "dns-01"  # the domains' default (dns-01 or dns-persist-01)
+    persist_until: int | None = None  # the domains' default, UNIX seconds
+    account_uri: str | None = None
+    account_key_thumbprint: str | None = None
+    account_hash_prefix: str | None = None  # the directory's meta.accountHashPrefix
+    issuer_domain_names: tuple[str, ...] = ()  # empty: Let's Encrypt's, for its directories
 
 
 @dataclass(frozen=True)

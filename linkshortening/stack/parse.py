@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from linkshortening.common.names import in_zone
-from linkshortening.stack import values
+from linkshortening.stack import persist_config, values
 from linkshortening.stack.errors import ConfigError, quoted
 from linkshortening.stack.model import (
     ACME_DIRECTORIES,
@@ -74,7 +74,7 @@ def _parse_stack(config: Mapping[str, Any], source: str, name: str) -> Stack:
         raise top.error("domains", "must be a non-empty list", "declare at least one domain")
     top.finish()
 
-    domains = tuple(_domain(source, f"domains[{i}]", raw, ttl, default_dns)
+    domains = tuple(_domain(source, f"domains[{i}]", raw, ttl, default_dns, acme)
                     for i, raw in enumerate(raw_domains))
     _refuse_shared(source, domains)
     return Stack(name=name, source=source, domains=domains,
@@ -152,6 +152,7 @@ def _acme(source: str, raw: object) -> AcmeSettings:
         state_kms_key_id=s.string("kmsKeyId"),
         state_managed=s.boolean("managed", False),
         rate_limits=rate_limits,
+        **persist_config.acme_keys(r),
     )
     _check_s3_state(s, settings)
     s.finish()
@@ -175,7 +176,7 @@ def _check_s3_state(s: Reader, settings: AcmeSettings) -> None:
 
 
 def _domain(source: str, path: str, raw: object, ttl: int,
-            default_dns: DnsSettings | None) -> DomainSpec:
+            default_dns: DnsSettings | None, acme: AcmeSettings) -> DomainSpec:
     r = Reader(source, path, raw)
     fqdn = _required(r, "fqdn", "give the domain, e.g. fqdn: links.example.com",
                      lambda v, k, s: values.hostname(v, k, s, wildcard=False))
@@ -189,6 +190,8 @@ def _domain(source: str, path: str, raw: object, ttl: int,
     services = r.strings("messagingServiceSids", lambda v, k: values.service_sid(v, k, source))
     alt = r.strings("altNames", lambda v, k: values.alt_name(v, k, source, zone))
     dns_raw = r.get("dns")
+    alt_names = tuple(a for a in dict.fromkeys(alt) if a != fqdn)
+    certificate = r.choice("certificate", CERTIFICATE_MODES, "acme")
     spec = DomainSpec(
         fqdn=fqdn,
         zone=zone,
@@ -198,13 +201,14 @@ def _domain(source: str, path: str, raw: object, ttl: int,
         callback_url=_https(r, "callbackUrl"),
         continue_on_failure=r.boolean("continueOnFailure", True),
         disable_https=r.boolean("disableHttps", False),
-        certificate=r.choice("certificate", CERTIFICATE_MODES, "acme"),  # type: ignore[arg-type]
-        alt_names=tuple(a for a in dict.fromkeys(alt) if a != fqdn),
+        certificate=certificate,  # type: ignore[arg-type]
+        alt_names=alt_names,
         ttl=r.integer("ttl", ttl, 30, 86400),
         dns=_dns(source, r.key("dns"), dns_raw) if dns_raw is not None else default_dns,
         caa=r.boolean("caa", False),
         verification_txt=_checked(r, "verificationTxt", values.verification_txt),
         allow_overwrite=r.boolean("allowOverwrite", False),
+        **persist_config.domain_keys(r, acme, alt_names, certificate or "acme"),
     )
     r.finish()
     return spec
