@@ -9,10 +9,17 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from linkshortening.cli.arguments import add_stack_arguments
+from linkshortening.cli.arguments import (
+    add_format_alias,
+    add_output_arguments,
+    add_stack_arguments,
+    output_targets,
+)
 
 if TYPE_CHECKING:
     from types import FrameType
+
+    from rich.console import Console
 
     from acme_renewer.live import RunOutput
     from acme_renewer.pipeline import Report
@@ -46,6 +53,10 @@ configuration or setup error (each problem named with its fix), 130 interrupted 
 was left in flight is said, and the next run cleans it up)."""
 
 
+FORMATS = ("table", "json")
+EXTENSIONS = {".json": "json", ".txt": "table"}
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     add_stack_arguments(parser)
@@ -53,7 +64,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help="decide and report, change nothing: no account registered, no "
                              "order, no DNS change or cleanup, no state written, no upload")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_output_arguments(parser, FORMATS, EXTENSIONS, "default: table")
+    add_format_alias(parser, "--json", "json")
     parser.add_argument("--validation-poll", type=float, default=5.0, metavar="SECONDS",
                         help="how often to ask Twilio whether uploads are validated "
                              "(default 5; Twilio takes up to five minutes)")
@@ -63,9 +75,14 @@ def run(args: argparse.Namespace) -> int:
     from acme_renewer.live import RunOutput
     from acme_renewer.pipeline import RenewOptions, renew_stack
     from acme_renewer.wiring import run_parts
+    from linkshortening.common.files import check_output_path
     from linkshortening.stack.errors import ConfigError
     from linkshortening.stack.load import find_project_dir, load_stack, stack_path
 
+    targets = output_targets(args, "table", EXTENSIONS)
+    for target in targets:  # a path a write would fail on is refused before any work
+        if target.path is not None:
+            check_output_path(target.path)
     stack = load_stack(args.stack)
     specs = stack.select(args.domain)
     try:  # a relative state location is relative to the project, wherever lsctl runs
@@ -101,11 +118,32 @@ def run(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
         output.close()
-    if args.json:
-        print(json.dumps(report_json(report), indent=2))
-    else:
-        _print_table(report)
+    for target in targets:
+        _write_report(report, target.format, target.path)
     return report.exit_code
+
+
+def _write_report(report: Report, fmt: str, path: Path | None) -> None:
+    """The report as a table or JSON, to standard output or (atomically) to `path`."""
+    if fmt == "json":
+        text = json.dumps(report_json(report), indent=2) + "\n"
+    elif path is None:
+        _print_table(report)
+        return
+    else:
+        import io
+
+        from rich.console import Console
+
+        buffer = io.StringIO()
+        _print_table(report, Console(file=buffer, width=160, color_system=None))
+        text = buffer.getvalue()
+    if path is None:
+        sys.stdout.write(text)
+        return
+    from linkshortening.common.files import write_output
+
+    write_output(path, text, mode=0o644)
 
 
 def interrupted(output: RunOutput, state: RenewerState, dry_run: bool,
@@ -170,7 +208,7 @@ def _budget_line(report: Report) -> str | None:
     return line + (f"; paused until {b.paused_until:%Y-%m-%d %H:%M}Z" if b.paused_until else "")
 
 
-def _print_table(report: Report) -> None:
+def _print_table(report: Report, console: Console | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -184,7 +222,7 @@ def _print_table(report: Report) -> None:
         detail = "\n".join([o.detail, *(f"warning: {w}" for w in o.warnings)])
         table.add_row(o.fqdn, f"[{colours[o.status]}]{o.status}[/]",
                       f"{o.expires:%Y-%m-%d}" if o.expires else "-", detail)
-    console = Console(width=max(100, Console().width))
+    console = console or Console(width=max(100, Console().width))
     console.print(table)
     for note in report.notes:
         console.print(f"note: {note}", markup=False, highlight=False)

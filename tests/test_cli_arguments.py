@@ -58,3 +58,18 @@ def test_pairs(argv: tuple[str, ...], expected: list[OutputTarget]) -> None:
 def test_what_does_not_fit_is_named(argv: tuple[str, ...], message: str) -> None:
     with pytest.raises(OutputUsageError, match=re.escape(message)):
         targets(*argv)
+
+
+def test_renew_writes_its_report_where_output_says(tmp_path: Path) -> None:
+    """One grammar: `lsctl renew --output FILE.json` like records and drift (and a bad path
+    is refused before any work)."""
+    import subprocess
+
+    from tests.conftest import lsctl_argv
+
+    missing = tmp_path / "no-such-dir" / "report.json"
+    result = subprocess.run(lsctl_argv("renew", "--stack", "sandbox", "--dry-run",
+                                       "--output", str(missing)),
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 2 and "no-such-dir" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -104,3 +104,16 @@ class _Token(argparse.Action):
         else:
             token = ("output" if self.dest == "output" else "format", values)
         setattr(namespace, _TOKENS, [*getattr(namespace, _TOKENS, []), token])
+
+
+def add_json_format(parser: argparse.ArgumentParser) -> None:
+    """`--format table|json` (and `--json`) for a command whose report goes to standard
+    output only: the same words as the commands with `--output`; read it with `wants_json`."""
+    parser.add_argument("--format", dest="report_format", choices=("table", "json"),
+                        default="table", help="the report's format (default table)")
+    parser.add_argument("--json", dest="report_format", action="store_const", const="json",
+                        help="the same as --format json")
+
+
+def wants_json(args: argparse.Namespace) -> bool:
+    return getattr(args, "report_format", "table") == "json"

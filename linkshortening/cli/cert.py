@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, TextIO
 
+from linkshortening.cli.arguments import add_json_format, wants_json
+
 if TYPE_CHECKING:  # heavy imports happen in run(), so `lsctl --help` stays fast
     from cryptography import x509
 
@@ -34,7 +36,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                     "2: unreadable input.")
     _inputs(check)
     check.add_argument("--domain", required=True, help="the Link Shortening domain")
-    check.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_json_format(check)
     _min_days(check)
     bundle = sub.add_parser(
         "bundle", help="print the exact TlsCert value: chain in order, no root, PKCS#8 key",
@@ -116,7 +118,7 @@ def _check(args: argparse.Namespace) -> int:
     from linkshortening.certs.preflight import is_ready
 
     _, problems = _preflight(args)
-    if args.json:
+    if wants_json(args):
         import json
         from dataclasses import asdict
 

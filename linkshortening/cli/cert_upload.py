@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
+from linkshortening.cli.arguments import add_json_format, wants_json
 from linkshortening.stack.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true",
                         help="upload to a certificate: acme domain too (the renewer judges "
                              "it as adopted from then on)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_json_format(parser)
     parser.add_argument("--validation-timeout", type=float, default=600.0, metavar="SECONDS",
                         help="how long to wait for Twilio's validation (default 600)")
     parser.add_argument("--validation-poll", type=float, default=5.0, metavar="SECONDS",
@@ -71,7 +72,7 @@ def upload(args: argparse.Namespace,
     else:
         report = _send(spec, tls_cert, args)
         report.problems = problems
-    _print(report, args.json)
+    _print(report, wants_json(args))
     return 0 if report.status == "validated" else EXIT_REFUSED
 
 
