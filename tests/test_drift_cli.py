@@ -217,7 +217,8 @@ def test_findings_say_what_where(drift: Drift, world: World) -> None:
     for code in ("twilio-certificate-expiring", "served-certificate-expiring"):
         assert by[("exp.drift.test", code)]["severity"] == "warning"
         assert "in 10 days" in by[("exp.drift.test", code)]["actual"]
-    assert by[("exp.drift.test", "served-certificate-expiring")]["where"].startswith("port 443")
+    assert by[("exp.drift.test", "served-certificate-expiring")]["where"] == \
+        "TLS exp.drift.test at 127.0.0.1:" + world.env["LSCTL_TLS_ENDPOINT"].rsplit(":", 1)[1]
 
 
 def report_sid(world: World, name: str) -> str:
@@ -242,7 +243,8 @@ def test_junit_one_case_per_domain_and_check(drift: Drift, tmp_path: Path) -> No
     schema.validate(str(output))
     decoded: Any = schema.to_dict(str(output))
     suites = {s["@name"]: s for s in decoded["testsuite"]}
-    assert set(suites) == {*CASES, "drift (stack)"}
+    # Zone-wide findings are one failure in their zone's suite.
+    assert set(suites) == {*CASES, "drift (stack)", "stale.test (zone)", "caa.test (zone)"}
     r4 = {c["@name"]: c for c in suites["r4.test"]["testcase"]}
     assert len(r4) == 10
     assert {name for name, case in r4.items() if "failure" in case} == {"records", "twilio-dns"}
@@ -260,8 +262,9 @@ def test_markdown_and_text(drift: Drift, tmp_path: Path) -> None:
     assert "lsctl drift --stack drift: drift" in out and "a-extra-ip" in out
     assert "\x1b[" not in out  # no colours where there is no terminal
     markdown = summary.read_text()
-    assert markdown.startswith("## lsctl drift: stack `drift`: DRIFT")
-    assert "| error | `rm.test` | `a-missing-ip` |" in markdown
+    assert markdown.startswith("<!-- lsctl-drift -->\n## lsctl drift: stack `drift`: DRIFT")
+    assert "| error | `a-missing-ip` root domain lacks some of Twilio's A records | " \
+           "rm.<wbr>test | `lsctl apply --stack drift` |" in markdown
     validate_json((tmp_path / "drift.json").read_text())
     code, _, err = drift("--format", "json", "--format", "markdown")
     assert code == 2 and "more than one --format for standard output" in err
@@ -286,6 +289,10 @@ def test_skip_a_source(drift: Drift, world: World, monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv("TWILIO_AUTH_TOKEN")
     code, out, _ = drift("--domain", "clean.test", "--format", "json")
     assert code == 2  # Twilio cannot be asked without credentials: said, not hidden
-    assert validate_json(out)["unreachable"][0]["source"] == "Twilio"
+    report = validate_json(out)
+    assert report["unreachable"] == []  # not configured is not unreachable
+    (missing,) = report["not_configured"]
+    assert (missing["source"], missing["probe"]) == ("Twilio", "twilio")
+    assert missing["setting"].startswith("TWILIO_AUTH_TOKEN (or TWILIO_API_KEY")
     code, out, _ = drift("--domain", "clean.test", "--skip", "twilio", "--format", "junit")
     assert code == 0 and 'message="not asked (--skip twilio)"' in out

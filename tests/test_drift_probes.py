@@ -331,4 +331,4 @@ def test_tls_probe_names_the_endpoint_it_could_not_reach(
     monkeypatch.setenv(ENDPOINT_ENV, f"127.0.0.1:{port}")
     (lost,) = tls.probe([DomainSpec("a.example.com", "example.com", "DN" + "0" * 32)])[
         "a.example.com"].unreachable
-    assert (lost.probe, lost.source) == ("tls", f"port 443 of a.example.com at 127.0.0.1:{port}")
+    assert (lost.probe, lost.source) == ("tls", f"TLS a.example.com at 127.0.0.1:{port}")

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 TYPES = ("A", "AAAA", "CNAME")  # what a Link Shortening name may (or must not) have
 PAGE = 300  # record sets per ListResourceRecordSets call
 SOURCE = "Route53"
+AWS_SETTING = ("AWS_PROFILE, or AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (or run where an "
+               "AWS role is available)")
 Sets = tuple[Route53Set, ...]
 
 
@@ -31,7 +33,7 @@ def probe(specs: Sequence[DomainSpec]) -> dict[str, Probed[Sets]]:
     ours = [s for s in specs if s.dns is not None and s.dns.provider == "route53"]
     if not ours:
         return {}
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     from linkshortening.dns.route53 import route53_client
 
@@ -39,6 +41,8 @@ def probe(specs: Sequence[DomainSpec]) -> dict[str, Probed[Sets]]:
     try:
         client = route53_client()
         zone_ids = _zone_ids(client, ours)
+    except NoCredentialsError as exc:  # never asked: not configured, and what to set
+        return {s.fqdn: Probed(None, (_not_configured(exc),)) for s in ours}
     except (BotoCoreError, ClientError) as exc:
         lost = Unreachable("route53", SOURCE, str(exc))
         return {s.fqdn: Probed(None, (lost,)) for s in ours}
@@ -55,11 +59,16 @@ def probe(specs: Sequence[DomainSpec]) -> dict[str, Probed[Sets]]:
         try:
             sets = _record_sets(client, zone_id, [s.fqdn for s in members])
         except (BotoCoreError, ClientError) as exc:
-            lost = Unreachable("route53", SOURCE, f"hosted zone {zone_id}: {exc}")
+            lost = _not_configured(exc) if isinstance(exc, NoCredentialsError) else \
+                Unreachable("route53", SOURCE, f"hosted zone {zone_id}: {exc}")
             found.update({s.fqdn: Probed(None, (lost,)) for s in members})
             continue
         found.update({s.fqdn: Probed(sets.get(s.fqdn, ())) for s in members})
     return found
+
+
+def _not_configured(exc: Exception) -> Unreachable:
+    return Unreachable("route53", SOURCE, str(exc), setting=AWS_SETTING)
 
 
 def _zone_ids(client: Route53Client, specs: Sequence[DomainSpec]) -> dict[str, str]:

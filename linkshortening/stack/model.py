@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -102,6 +103,19 @@ class RenewalSettings:
     reserve_concurrency: bool = True
 
 
+# --- lsctl:driftIgnore (issue 18) ---------------------------------------------------------
+@dataclass(frozen=True)
+class DriftIgnore:
+    """Drift an operator acknowledges for a while: reported, but not drift, through `until`
+    (a date at most 90 days after the stack is loaded); it counts again the day after."""
+
+    domain: str  # a declared domain or zone, or "*" for every one
+    code: str  # a drift finding code (README: the codes table)
+    until: datetime.date
+    reason: str
+# --- end lsctl:driftIgnore -----------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Stack:
     """One environment's declared domains and the settings they share."""
@@ -112,6 +126,7 @@ class Stack:
     targets: TwilioTargets = field(default_factory=TwilioTargets)
     acme: AcmeSettings = field(default_factory=AcmeSettings)
     renewal: RenewalSettings = field(default_factory=RenewalSettings)
+    drift_ignore: tuple[DriftIgnore, ...] = ()  # lsctl:driftIgnore
 
     @property
     def zones(self) -> tuple[str, ...]:
