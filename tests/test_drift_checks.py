@@ -9,7 +9,6 @@ import pytest
 
 from drift import caa
 from drift.checks import Finding, judge, judge_domain
-from drift.remediation import attach
 from drift.facts import (
     CaaFacts,
     DnsFacts,
@@ -20,6 +19,7 @@ from drift.facts import (
     StackFacts,
     TwilioFacts,
 )
+from drift.remediation import attach
 from linkshortening.dns.reply import RecordSet
 from linkshortening.stack.model import DnsSettings, DomainSpec, Stack
 from linkshortening.stack.targets import CNAME_TARGET, DEFAULT_ALLOWED_IPS, TwilioTargets

@@ -18,7 +18,8 @@ import dns.message
 import dns.rrset
 import pytest
 
-from drift.facts import Route53Set
+from drift.checks import judge
+from drift.facts import Route53Set, StackFacts
 from drift.probes import dns as dns_probe
 from drift.probes import route53, tls, twilio
 from linkshortening.certs.served import ENDPOINT_ENV
@@ -236,6 +237,27 @@ def test_dns_probe_names_the_zone_nobody_serves(sandbox_env: SandboxState) -> No
     assert (lost.probe, lost.source, lost.detail) == (
         "dns", f"resolver {sandbox_env.dns}", "nameservers of nowhere.test: REFUSED")
     assert result.target_ips is not None and len(result.target_ips) == 3
+
+
+def test_an_unresolved_twilio_target_is_the_resolvers_failure_not_new_ips(
+        sandbox_env: SandboxState) -> None:
+    """BIND answers NXDOMAIN for a target that does not exist: the IP check cannot be made
+    (said, with the resolver), and nothing claims Twilio changed its IPs."""
+    targets = TwilioTargets(cname_target="no-such-target.lsctl.test")
+    result = dns_probe.probe([DomainSpec("lsctl.test", "lsctl.test", "DN" + "0" * 32)], targets)
+    (lost,) = result.unreachable
+    assert (lost.source, result.target_ips) == (f"resolver {sandbox_env.dns}", None)
+    assert lost.detail.startswith("Twilio's target no-such-target.lsctl.test could not be "
+                                  "resolved (NXDOMAIN, asked A)")
+    facts = StackFacts((), result.target_ips, result.unreachable)
+    assert judge(facts, targets) == []  # not twilio-ips-changed
+
+
+def test_the_tls_source_names_the_port_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENDPOINT_ENV, raising=False)
+    (lost,) = tls.probe([DomainSpec("localhost", "localhost", "DN" + "0" * 32)])[
+        "localhost"].unreachable  # nothing listens on 443 here
+    assert lost.source == "TLS localhost:443"
 
 
 def test_dns_probe_climbs_for_caa_and_follows_the_alias_to_twilio(

@@ -15,13 +15,24 @@ from drift.checks import Finding
 from drift.remediation import title
 from drift.reports import SAMPLE, STACK, Group, Report, acknowledged_line
 
-MAX_ROWS = 200  # the summary has a size limit (1 MiB); the JUnit and JSON reports have all
-MAX_CERTIFICATES = 100
+MAX_CHARS = 60_000  # a pull request comment holds 65,536; a job summary 1 MiB
 HEADLINE = {"clean": "clean", "drift": "DRIFT", "unchecked": "COULD NOT CHECK"}
 MARKER = "<!-- lsctl-drift -->"  # how the workflow finds its own pull request comment
+# Ever shorter versions until one fits MAX_CHARS: (table rows, details per group, certificates)
+BUDGETS = ((200, SAMPLE, 100), (200, 1, 50), (100, 1, 20), (50, 0, 10), (20, 0, 0))
 
 
 def render(report: Report) -> str:
+    """The longest version that fits MAX_CHARS (the JUnit and JSON reports have all)."""
+    for rows, details, certificates in BUDGETS:
+        text = _render(report, rows, details, certificates)
+        if len(text) <= MAX_CHARS:
+            return text
+    return text[:MAX_CHARS - 200].rsplit("\n", 1)[0] + (
+        "\n\n... cut to fit a pull request comment: see the JUnit or JSON report.\n")
+
+
+def _render(report: Report, rows: int, details: int, certificates: int) -> str:
     acked = len(report.acknowledged)
     lines = [MARKER, f"## lsctl drift: stack `{report.stack}`: {HEADLINE[report.status]}", "",
              f"{len(report.domains)} domain(s) checked at {report.checked_at:%Y-%m-%d %H:%M} "
@@ -32,21 +43,21 @@ def render(report: Report) -> str:
                f"source(s) not checked; {len(report.clean_domains())} domain(s) clean.", ""]
     groups = report.groups()
     if groups:
-        lines += _findings(groups)
+        lines += _findings(groups, rows, details)
     if report.acknowledged:
         lines += ["**Acknowledged** (lsctl:driftIgnore; not drift until then):", ""]
         lines += [f"- `{f.code}` on {_domain(f.domain)}: {_cell(acknowledged_line(f))}"
-                  for f in report.acknowledged[:MAX_ROWS]]
+                  for f in report.acknowledged[:rows]]
         lines.append("")
     lines += _not_checked(report)
-    lines += _certificates(report.certificates)
+    lines += _certificates(report.certificates, certificates)
     return "\n".join(lines)
 
 
-def _findings(groups: list[Group]) -> list[str]:
+def _findings(groups: list[Group], rows: int, per_group: int) -> list[str]:
     lines = ["| severity | finding | domains | fix |", "|---|---|---|---|"]
     details: list[str] = []
-    for group in groups[:MAX_ROWS]:
+    for group in groups[:rows]:
         domains = group.domains
         shown = ", ".join(_domain(d) for d in domains[:SAMPLE])
         if len(domains) > SAMPLE:
@@ -57,12 +68,13 @@ def _findings(groups: list[Group]) -> list[str]:
             fix += " for each domain"
         lines.append(f"| {group.severity} | {_code(group.code)} {_cell(title(group.code))} | "
                      f"{shown} | {fix} |")
-        details += [_detail(f, group) for f in group.findings[:1 if group.count > SAMPLE
-                                                               else SAMPLE]]
-    if len(groups) > MAX_ROWS:
-        lines.append(f"\n... and {len(groups) - MAX_ROWS} more kinds of finding: see the JUnit "
+        shown_details = 1 if group.count > SAMPLE else SAMPLE
+        details += [_detail(f, group) for f in group.findings[:min(shown_details, per_group)]]
+    if len(groups) > rows:
+        lines.append(f"\n... and {len(groups) - rows} more kinds of finding: see the JUnit "
                      "or JSON report.")
-    return [*lines, "", "**Details:**", "", *details, ""]
+    lines.append("")
+    return [*lines, "**Details:**", "", *details, ""] if details else lines
 
 
 def _detail(f: Finding, group: Group) -> str:
@@ -92,21 +104,21 @@ def _not_checked(report: Report) -> list[str]:
     return lines
 
 
-def _certificates(statuses: tuple[CertificateStatus, ...]) -> list[str]:
+def _certificates(statuses: tuple[CertificateStatus, ...], shown: int) -> list[str]:
     """Most urgent first; the rest counted."""
-    if not statuses:
+    if not statuses or not shown:
         return []
     ordered = sorted(statuses, key=lambda c: (c.days_left is None, c.days_left or 0))
     lines = ["**Certificates:**", "", "| domain | days left | expires | next renewal |",
              "|---|--:|---|---|"]
-    for c in ordered[:MAX_CERTIFICATES]:
+    for c in ordered[:shown]:
         days = "-" if c.days_left is None else str(c.days_left)
         expires = f"{c.expires:%Y-%m-%d}" if c.expires else "none known"
         lines.append(f"| {_domain(c.domain)} | {days} | {expires} | {_cell(c.renewal)} |")
-    if len(ordered) > MAX_CERTIFICATES:
-        rest = [c.days_left for c in ordered[MAX_CERTIFICATES:] if c.days_left is not None]
+    if len(ordered) > shown:
+        rest = [c.days_left for c in ordered[shown:] if c.days_left is not None]
         least = f", each with at least {min(rest)} days left" if rest else ""
-        lines.append(f"\n... and {len(ordered) - MAX_CERTIFICATES} more domains{least}.")
+        lines.append(f"\n... and {len(ordered) - shown} more domains{least}.")
     return [*lines, ""]
 
 
