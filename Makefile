@@ -4,7 +4,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 UV_VERSION := 0.13.8
-APT_PACKAGES := pebble bind9 bind9-dnsutils
+APT_PACKAGES := pebble bind9 bind9-dnsutils chromium
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
@@ -33,6 +33,7 @@ help:
 setup: system python openapi
 
 # Debian packages, installed only when a binary is missing (apt-get update once, first).
+# chromium: the test that renders the drift Markdown as GitHub would and checks its width.
 system:
 	@missing=""; \
 	command -v pebble >/dev/null || missing="$$missing pebble"; \
@@ -40,6 +41,7 @@ system:
 	command -v dig >/dev/null || missing="$$missing bind9-dnsutils"; \
 	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v python3 >/dev/null && python3 -c 'import venv, ensurepip' 2>/dev/null \
 	  || missing="$$missing python3 python3-venv"; \
 	if [ -n "$$missing" ]; then \

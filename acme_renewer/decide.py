@@ -101,5 +101,11 @@ def _by_lifetime(not_before: dt.datetime, not_after: dt.datetime, now: dt.dateti
     if left < renew_fraction:
         return Decision(True, f"{left:.0%} of the lifetime left (renew below "
                               f"{renew_fraction:.0%})", warning)
-    renew_at = not_after - (not_after - not_before) * renew_fraction
+    renew_at = renewal_time(not_before, not_after, renew_fraction)
     return Decision(False, f"not due until {renew_at:%Y-%m-%d}", warning)
+
+
+def renewal_time(not_before: dt.datetime, not_after: dt.datetime,
+                 renew_fraction: float = DEFAULT_RENEW_FRACTION) -> dt.datetime:
+    """When the lifetime rule makes a certificate due (drift reports it as the next renewal)."""
+    return not_after - (not_after - not_before) * renew_fraction

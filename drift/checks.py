@@ -27,14 +27,29 @@ CA = "letsencrypt.org"
 
 
 @dataclass(frozen=True)
+class Acknowledged:
+    """A stack's lsctl:driftIgnore rule covers the finding: shown, but not drift, until then."""
+
+    until: dt.date
+    reason: str
+
+
+@dataclass(frozen=True)
 class Finding:
     code: str
     severity: Severity
     check: str
-    domain: str  # or "*" for the stack
+    domain: str  # the domain, the zone (a zone-wide finding), or "*" for the stack
     expected: str
     actual: str
-    where: str  # which nameserver, Route53, Twilio, port 443
+    where: str  # which nameserver, Route53, Twilio, TLS host:port
+    # Filled after judging (drift.remediation, drift.zones, drift.ignore): the checks stay
+    # about facts, the table of codes says how to fix each.
+    fix: str = ""  # what to do, in words
+    command: str = ""  # the exact command that does it, when there is one
+    zone: str = ""  # the domain's zone ("" for the stack)
+    affects: tuple[str, ...] = ()  # a zone-wide finding: the declared domains it concerns
+    acknowledged: Acknowledged | None = None
 
 
 def judge(facts: StackFacts, targets: TwilioTargets,
@@ -51,13 +66,14 @@ def judge_domain(facts: DomainFacts, targets: TwilioTargets, now: dt.datetime,
     (record,) = desired_records(facts.spec, targets)
     return [*_records(facts, record), *_nameservers(facts), *_ttl(facts, record),
             *_route53(facts, record), *_twilio(facts, now), *_served(facts, now),
-            *_challenge(facts), *_caa(facts),
+            *_challenge(facts), *_caa(facts), *_delegation(facts),
             *persist.check(facts, declared, now, _finding)]
 
 
 def _finding(facts: DomainFacts, code: str, severity: Severity, check: str, expected: str,
              actual: str, where: str) -> Finding:
-    return Finding(code, severity, check, facts.spec.fqdn, expected, actual, where)
+    return Finding(code, severity, check, facts.spec.fqdn, expected, actual, where,
+                   zone=facts.spec.zone)
 
 
 def _values(found: RecordSet | None) -> tuple[str, ...]:
@@ -120,6 +136,16 @@ def _nameservers(facts: DomainFacts) -> Iterator[Finding]:
                        ", ".join(s.server for s in facts.dns.servers))
 
 
+def _delegation(facts: DomainFacts) -> Iterator[Finding]:
+    """A zone the resolver knows no nameservers for: nothing else about it can be asked."""
+    if facts.dns is None or facts.dns.undelegated is None:
+        return
+    zone, (answer, where) = facts.spec.zone, facts.dns.undelegated
+    yield _finding(facts, "zone-not-delegated", "error", "nameservers",
+                   f"NS records for {zone} (a zone delegated to its nameservers)",
+                   f"{answer} for {zone} NS", where)
+
+
 def _describe(server: ServerAnswers) -> str:
     parts = [f"{name} {' '.join(values)}" for name, values in (
         ("CNAME", _values(server.cname)), ("A", _values(server.a)),
@@ -160,10 +186,13 @@ def _caa(facts: DomainFacts) -> Iterator[Finding]:
         if found and not caa.permits(found.records, CA, wildcard=name.startswith("*.")):
             refused.append((name, found))
     if refused:
-        names = ", ".join(name for name, _ in refused)
+        # Worded without the domain unless a wildcard is what CAA refuses: the same set
+        # refusing every domain of a zone is one zone-wide finding (drift.zones).
+        wild = ", ".join(name for name, _ in refused if name.startswith("*."))
         found = refused[0][1]
-        yield _finding(facts, "caa-forbids-letsencrypt", "error", "caa",
-                       f'CAA allowing {CA} (0 issue "{CA}") for {names}',
+        wanted = f'CAA allowing {CA} (0 issuewild "{CA}") for {wild}' if wild else \
+            f'CAA allowing {CA} (0 issue "{CA}")'
+        yield _finding(facts, "caa-forbids-letsencrypt", "error", "caa", wanted,
                        "; ".join(found.records), f"CAA at {found.found_at} ({found.where})")
 
 
@@ -198,8 +227,7 @@ def _twilio(facts: DomainFacts, now: dt.datetime) -> Iterator[Finding]:
         assert known is not None
         said = f"{twilio.domain_code}: " if twilio.domain_code else ""
         yield _finding(facts, known.finding or "twilio-domain-unknown", known.severity,
-                       "twilio-dns",
-                       f"{spec.domain_sid} ready for Link Shortening (fix: {known.fix})",
+                       "twilio-dns", f"{spec.domain_sid} ready for Link Shortening",
                        said + (twilio.dns_reason or known.meaning), "Twilio")
         return
     if twilio.dns_valid is False:
@@ -239,15 +267,7 @@ def _twilio_certificate(facts: DomainFacts, now: dt.datetime) -> Iterator[Findin
         yield from _expiry(facts, "twilio-certificate", twilio.certificate_expires, now, where)
     elif facts.spec.certificate != "managed" and twilio.validation_status is None:
         yield _finding(facts, "twilio-no-certificate", "error", "twilio-certificate",
-                       "a current certificate" + _upload_fix(facts), "none uploaded", where)
-
-
-def _upload_fix(facts: DomainFacts) -> str:
-    """A `certificate: external` domain is renewed by hand: say how, where expiry is found."""
-    if facts.spec.certificate != "external":
-        return ""
-    return (f"; fix: upload a renewed certificate with lsctl cert upload --domain "
-            f"{facts.spec.fqdn} --cert FILE --key FILE")
+                       "a current certificate", "none uploaded", where)
 
 
 def _expiry(facts: DomainFacts, check: str, not_after: dt.datetime, now: dt.datetime,
@@ -259,7 +279,7 @@ def _expiry(facts: DomainFacts, check: str, not_after: dt.datetime, now: dt.date
         else f"expired {not_after:%Y-%m-%d %H:%M} UTC"
     severity: Severity = "error" if days <= ERROR_DAYS else "warning"
     yield _finding(facts, f"{check}-expiring", severity, check,
-                   f"more than {WARN_DAYS} days left{_upload_fix(facts)}", actual, where)
+                   f"more than {WARN_DAYS} days left", actual, where)
 
 
 # --- the served certificate ----------------------------------------------------------------
@@ -269,7 +289,7 @@ def _served(facts: DomainFacts, now: dt.datetime) -> Iterator[Finding]:
     served = facts.served
     if served is None:
         return
-    where = f"port 443 ({served.endpoint})"
+    where = f"TLS {served.endpoint}"
     if not any(covers(name, facts.spec.fqdn) for name in served.names):
         yield _finding(facts, "served-certificate-wrong-name", "error", "served-certificate",
                        f"a certificate for {facts.spec.fqdn}",

@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from linkshortening.cli.arguments import add_stack_arguments
+from linkshortening.cli.arguments import add_output_arguments, add_stack_arguments, output_targets
 
 if TYPE_CHECKING:
     from drift.reports import Report
@@ -29,21 +29,23 @@ config, each Messaging Service's domain); the certificate served on port 443 by 
 (LSCTL_TLS_ENDPOINT=host:port connects there instead, as the sandbox does).
 
 several reports from one run: --format junit --output drift.xml --format markdown
-(each --output is the file of the --format just before it; one may go to standard output).
+(each --output is the file of the --format just before it; one may go to standard output);
+an --output alone takes the format of its extension: .json, .xml (junit), .md, .txt.
+
+lsctl:driftIgnore in the stack acknowledges a finding until a date (at most 90 days): it is
+shown as acknowledged, not counted as drift, and counts again the day after.
 
 exit status: 0 clean, 1 drift (a finding at or above --fail-on), 2 a source could not be
 checked (each one named) or the stack file is wrong."""
 
 
+EXTENSIONS = {".txt": "text", ".json": "json", ".xml": "junit", ".md": "markdown"}
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     add_stack_arguments(parser)
-    parser.set_defaults(targets=[])
-    parser.add_argument("--format", action=_Format, choices=FORMATS,
-                        help="report format, repeatable (default: text, a table)")
-    parser.add_argument("--output", action=_Output, type=Path, metavar="FILE",
-                        help="write the --format given just before here, not to standard "
-                             "output")
+    add_output_arguments(parser, FORMATS, EXTENSIONS, "default: text, a table")
     parser.add_argument("--fail-on", choices=("error", "warning"), default="error",
                         help="the lowest severity that makes the exit status 1 (default: error)")
     parser.add_argument("--skip", action="append", default=[], choices=SOURCES,
@@ -54,64 +56,31 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from drift import checks, persist, probes, reports
+    from drift import certificates, ignore, persist, probes, reports, verdict
     from linkshortening.common.files import check_output_path
     from linkshortening.stack.load import load_stack
 
-    targets = _targets(args)
-    for _, output in targets:
-        if output is not None:  # before the probes: a bad path must not cost a whole run
-            check_output_path(output)
+    targets = output_targets(args, "text", EXTENSIONS)
+    for target in targets:
+        if target.path is not None:  # before the probes: a bad path must not cost a whole run
+            check_output_path(target.path)
     stack = load_stack(args.stack)
+    ignore.check_codes(stack)
     specs = stack.select(args.domain)
     declared = persist.declared(stack, persist.key_on_file(stack))  # before the probes, too
     started = time.monotonic()
     with _progress(f"checking {len(specs)} domain(s) of stack {stack.name}"):
         facts = probes.gather(stack, specs, skip=args.skip)
-    report = reports.build(stack.name, facts, checks.judge(facts, stack.targets, declared),
-                           args.skip,
-                           args.fail_on, time.monotonic() - started)
-    for fmt, output in targets:
-        _write(report, fmt, output)
+    report = reports.build(stack.name, facts, verdict.findings(stack, facts, declared),
+                           args.skip, args.fail_on, time.monotonic() - started,
+                           certificates.statuses(facts, stack.acme.renew_fraction))
+    for target in targets:
+        _write(report, target.format, target.path)
     return report.exit_code
 
 
 class UsageError(Exception):
     """Options that do not fit together (exit 2, one line)."""
-
-
-class _Format(argparse.Action):
-    """Each --format is one report; an --output right before it (or after) is its file."""
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: object, option_string: str | None = None) -> None:
-        pending = getattr(namespace, "pending_output", None)
-        namespace.targets = [*namespace.targets, (str(values), pending)]
-        namespace.pending_output = None
-
-
-class _Output(argparse.Action):
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: object, option_string: str | None = None) -> None:
-        targets: list[tuple[str, Path | None]] = namespace.targets
-        if targets and targets[-1][1] is None:
-            namespace.targets = [*targets[:-1], (targets[-1][0], values)]
-        elif getattr(namespace, "pending_output", None) is None:
-            namespace.pending_output = values
-        else:
-            parser.error("two --output without a --format between them")
-
-
-def _targets(args: argparse.Namespace) -> list[tuple[str, Path | None]]:
-    """(format, file or None for standard output) for each report to write."""
-    targets: list[tuple[str, Path | None]] = list(args.targets)
-    pending = getattr(args, "pending_output", None)
-    if pending is not None or not targets:
-        targets.append(("text", pending))
-    if sum(output is None for _, output in targets) > 1:
-        raise UsageError("drift: more than one --format for standard output; give all but "
-                         "one an --output FILE")
-    return targets
 
 
 def render(report: Report, fmt: str, colour: bool = False, width: int = 120) -> str:

@@ -23,6 +23,9 @@ class Unreachable:
     probe: Probe  # which checks it leaves undecided
     source: str  # e.g. "nameserver ns2.example.com (192.0.2.2:53)", "Route53", "Twilio"
     detail: str
+    # Set when the source was never asked because lsctl lacks its settings or credentials:
+    # what to set (e.g. "TWILIO_AUTH_TOKEN"). Not configured is not unreachable.
+    setting: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,9 @@ class CaaFacts:
 class DnsFacts:
     servers: tuple[ServerAnswers, ...]  # every authoritative nameserver that answered
     caa: tuple[CaaFacts, ...]
+    # The resolver's answer when the zone has no nameservers at all (NXDOMAIN, "no NS
+    # records"): a fact about the zone (not delegated, or not a zone), not an unreachable one.
+    undelegated: tuple[str, str] | None = None  # (the answer, the resolver that gave it)
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,7 @@ class TwilioFacts:
     dns_valid: bool | None = None
     dns_reason: str | None = None
     certificate_expires: dt.datetime | None = None  # the current certificate; None: none
+    certificate_uploaded: dt.datetime | None = None  # Twilio's date_updated of it
     validation_status: str | None = None  # cert_in_validation.status; None: nothing pending
     validation_failed: bool = False
     validation_reason: str | None = None
@@ -92,6 +99,7 @@ class ServedCertificate:
     names: tuple[str, ...]
     not_after: dt.datetime
     endpoint: str  # where it was served: "link.example.com:443" or the override
+    not_before: dt.datetime | None = None  # its lifetime's start: when to renew it
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,8 @@ class DomainFacts:
 @dataclass(frozen=True)
 class StackFacts:
     domains: tuple[DomainFacts, ...]
-    twilio_target_ips: tuple[str, ...] | None  # lsct.ashburn.us1.twilio.com A, via resolver
+    # lsct.ashburn.us1.twilio.com A, via the resolver; None: not asked, or not resolved
+    # (then `unreachable` says why: an NXDOMAIN there is the resolver's problem, not Twilio's)
+    twilio_target_ips: tuple[str, ...] | None
     unreachable: tuple[Unreachable, ...] = ()  # not about one domain (the resolver)
     checked_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))

@@ -19,8 +19,9 @@ from drift.facts import (
     StackFacts,
     TwilioFacts,
 )
+from drift.remediation import attach
 from linkshortening.dns.reply import RecordSet
-from linkshortening.stack.model import DnsSettings, DomainSpec
+from linkshortening.stack.model import DnsSettings, DomainSpec, Stack
 from linkshortening.stack.targets import CNAME_TARGET, DEFAULT_ALLOWED_IPS, TwilioTargets
 
 NOW = dt.datetime(2026, 11, 27, tzinfo=dt.UTC)
@@ -96,7 +97,7 @@ def test_a_finding_says_expected_actual_and_where() -> None:
     (finding,) = found(facts(ROOT, server(a=(*IPS, "192.0.2.9"))))
     assert finding == Finding("a-extra-ip", "error", "records", "example.com",
                               "A " + ", ".join(IPS), "A 192.0.2.9, " + ", ".join(IPS),
-                              f"nameserver {NS1}")
+                              f"nameserver {NS1}", zone="example.com")
 
 
 def test_ttl_differs_is_a_warning_from_dns_or_else_route53() -> None:
@@ -188,7 +189,7 @@ def test_served_certificate_must_cover_the_domain() -> None:
     (finding,) = found(facts(ROOT, served=ServedCertificate(("*.example.com",), later,
                                                             "example.com:443")))
     assert (finding.code, finding.actual, finding.where) == (
-        "served-certificate-wrong-name", "names: *.example.com", "port 443 (example.com:443)")
+        "served-certificate-wrong-name", "names: *.example.com", "TLS example.com:443")
 
 
 def test_leftover_challenge_is_a_warning_once() -> None:
@@ -252,10 +253,14 @@ def test_no_facts_no_findings() -> None:
 def test_an_external_certificate_is_watched_with_the_upload_fix() -> None:
     external = DomainSpec("example.com", "example.com", SID, certificate="external")
     soon = NOW + dt.timedelta(days=10)
-    findings = found(facts(external, twilio=twilio(certificate_expires=soon),
-                           served=ServedCertificate(("example.com",), soon, "x:443")))
+    findings = attach(found(facts(external, twilio=twilio(certificate_expires=soon),
+                                  served=ServedCertificate(("example.com",), soon, "x:443"))),
+                      Stack("prod", "s.yaml", (external,)))
     assert [(f.code, f.severity) for f in findings] == [
         ("twilio-certificate-expiring", "warning"), ("served-certificate-expiring", "warning")]
-    assert all("lsctl cert upload --domain example.com" in f.expected for f in findings)
-    (missing,) = found(facts(external, twilio=twilio(certificate_expires=None)))
-    assert missing.code == "twilio-no-certificate" and "lsctl cert upload" in missing.expected
+    upload = "lsctl cert upload --stack prod --domain example.com --cert FILE --key FILE"
+    assert all(f.command == upload and "fix" not in f.expected for f in findings)
+    (missing,) = attach(found(facts(external, twilio=twilio(certificate_expires=None))),
+                        Stack("prod", "s.yaml", (external,)))
+    assert missing.code == "twilio-no-certificate" and missing.command == upload
+    assert missing.expected == "a current certificate"

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import secrets
+import subprocess
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,7 +27,7 @@ from sandbox.lifecycle import SandboxOptions, SandboxState, running
 from sandbox.seed import sandbox_api
 from sandbox.twilio_emulator.control import EmulatorControl
 from tests.certfactory import make_chain
-from tests.conftest import ROOT, TWILIO_KNOBS
+from tests.conftest import ROOT, TWILIO_KNOBS, lsctl_argv
 
 IPS = tuple(DEFAULT_ALLOWED_IPS)
 SCHEMA = ROOT / "drift" / "schema"
@@ -217,7 +219,8 @@ def test_findings_say_what_where(drift: Drift, world: World) -> None:
     for code in ("twilio-certificate-expiring", "served-certificate-expiring"):
         assert by[("exp.drift.test", code)]["severity"] == "warning"
         assert "in 10 days" in by[("exp.drift.test", code)]["actual"]
-    assert by[("exp.drift.test", "served-certificate-expiring")]["where"].startswith("port 443")
+    assert by[("exp.drift.test", "served-certificate-expiring")]["where"] == \
+        "TLS exp.drift.test at 127.0.0.1:" + world.env["LSCTL_TLS_ENDPOINT"].rsplit(":", 1)[1]
 
 
 def report_sid(world: World, name: str) -> str:
@@ -242,7 +245,8 @@ def test_junit_one_case_per_domain_and_check(drift: Drift, tmp_path: Path) -> No
     schema.validate(str(output))
     decoded: Any = schema.to_dict(str(output))
     suites = {s["@name"]: s for s in decoded["testsuite"]}
-    assert set(suites) == {*CASES, "drift (stack)"}
+    # Zone-wide findings are one failure in their zone's suite.
+    assert set(suites) == {*CASES, "drift (stack)", "stale.test (zone)", "caa.test (zone)"}
     r4 = {c["@name"]: c for c in suites["r4.test"]["testcase"]}
     assert len(r4) == 11
     assert "skipped" in r4["persist"]  # not a dns-persist-01 domain
@@ -261,8 +265,9 @@ def test_markdown_and_text(drift: Drift, tmp_path: Path) -> None:
     assert "lsctl drift --stack drift: drift" in out and "a-extra-ip" in out
     assert "\x1b[" not in out  # no colours where there is no terminal
     markdown = summary.read_text()
-    assert markdown.startswith("## lsctl drift: stack `drift`: DRIFT")
-    assert "| error | `rm.test` | `a-missing-ip` |" in markdown
+    assert markdown.startswith("<!-- lsctl-drift -->\n## lsctl drift: stack `drift`: DRIFT")
+    assert "| error | <code>a-missing-ip</code> root domain lacks some of Twilio's A records | " \
+           "rm.<wbr>test | <code>lsctl apply --stack drift</code> |" in markdown
     validate_json((tmp_path / "drift.json").read_text())
     code, _, err = drift("--format", "json", "--format", "markdown")
     assert code == 2 and "more than one --format for standard output" in err
@@ -287,6 +292,92 @@ def test_skip_a_source(drift: Drift, world: World, monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv("TWILIO_AUTH_TOKEN")
     code, out, _ = drift("--domain", "clean.test", "--format", "json")
     assert code == 2  # Twilio cannot be asked without credentials: said, not hidden
-    assert validate_json(out)["unreachable"][0]["source"] == "Twilio"
+    report = validate_json(out)
+    assert report["unreachable"] == []  # not configured is not unreachable
+    (missing,) = report["not_configured"]
+    assert (missing["source"], missing["probe"]) == ("Twilio", "twilio")
+    assert missing["setting"].startswith("TWILIO_AUTH_TOKEN (or TWILIO_API_KEY")
     code, out, _ = drift("--domain", "clean.test", "--skip", "twilio", "--format", "junit")
     assert code == 0 and 'message="not asked (--skip twilio)"' in out
+
+
+# --- misreports, on the real parts (issue 18) -----------------------------------------------
+
+
+def test_a_zone_missing_from_dns_is_a_finding_not_unreachable(drift: Drift, world: World,
+                                                              tmp_path: Path) -> None:
+    """BIND answers for drift.test: NXDOMAIN for a zone that does not exist, and no NS
+    records for a name that exists but is no zone. Both are findings about the zone."""
+    replace_rrset(world.state.dns, "drift.test", "notazone.drift.test.", "TXT", 60,
+                  ('"a name, not a zone"',), world.state.tsig_key())
+    stack = tmp_path / "Pulumi.zones.yaml"
+    stack.write_text(_stack(iter((
+        f"    - {{fqdn: a.nozone.drift.test, zone: nozone.drift.test, domainSid: DN{'1' * 32}}}\n",
+        f"    - {{fqdn: b.nozone.drift.test, zone: nozone.drift.test, domainSid: DN{'2' * 32}}}\n",
+        f"    - {{fqdn: c.notazone.drift.test, zone: notazone.drift.test, "
+        f"domainSid: DN{'3' * 32}}}\n"))))
+    code, out, err = drift("--format", "json", "--skip", "twilio", "--skip", "tls", stack=stack)
+    assert code == 1, err
+    report = validate_json(out)
+    assert report["unreachable"] == [] and report["not_configured"] == []
+    found = {f["domain"]: f for f in report["findings"]}
+    assert set(found) == {"nozone.drift.test", "notazone.drift.test"}
+    missing, empty = found["nozone.drift.test"], found["notazone.drift.test"]
+    assert (missing["code"], missing["actual"], missing["affects"]) == (
+        "zone-not-delegated", "NXDOMAIN for nozone.drift.test NS",
+        ["a.nozone.drift.test", "b.nozone.drift.test"])
+    assert missing["where"] == f"resolver {world.state.dns}"
+    assert (empty["code"], empty["actual"]) == (
+        "zone-not-delegated", "no NS records for notazone.drift.test NS")
+    assert "delegate it at the registrar" in missing["fix"]
+
+
+def test_missing_aws_credentials_are_not_configured(world: World, tmp_path: Path) -> None:
+    """In a process of its own: boto3's default session keeps the credentials it found."""
+    env = {k: v for k, v in {**os.environ, **world.env}.items()
+           if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                        "AWS_PROFILE")}
+    env.update(AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+               AWS_CONFIG_FILE=str(tmp_path / "none"),
+               AWS_EC2_METADATA_DISABLED="true")  # no instance role to wait for
+    args = ["drift", "--stack", str(world.stack), "--domain", "r53ok.test", "--skip", "dns",
+            "--skip", "twilio", "--skip", "tls"]
+    done = subprocess.run(lsctl_argv(*args, "--format", "json"), capture_output=True,
+                          text=True, env=env, check=False)
+    assert done.returncode == 2, done.stderr
+    report = validate_json(done.stdout)
+    assert report["unreachable"] == []
+    (missing,) = report["not_configured"]
+    assert (missing["source"], missing["domain"]) == ("Route53", "r53ok.test")
+    assert missing["setting"].startswith("AWS_PROFILE, or AWS_ACCESS_KEY_ID")
+    table = subprocess.run(lsctl_argv(*args), capture_output=True, text=True, env=env,
+                           check=False).stdout
+    assert "not configured" in table and "set AWS_PROFILE" in table
+    assert "unreachable" not in table
+
+
+def test_output_takes_the_format_of_its_extension(drift: Drift, tmp_path: Path) -> None:
+    code, out, _ = drift("--domain", "clean.test", "--output", str(tmp_path / "r.json"),
+                         "--output", str(tmp_path / "r.md"), "--output", str(tmp_path / "r.xml"))
+    assert (code, out) == (0, "")
+    assert validate_json((tmp_path / "r.json").read_text())["status"] == "clean"
+    assert (tmp_path / "r.md").read_text().startswith("<!-- lsctl-drift -->\n## lsctl drift")
+    assert (tmp_path / "r.xml").read_text().startswith('<?xml version="1.0"')
+    code, _, err = drift("--domain", "clean.test", "--output", str(tmp_path / "r.csv"))
+    assert code == 2 and "no format for the extension '.csv'" in err
+
+
+def test_acknowledged_drift_is_shown_and_does_not_fail(drift: Drift, world: World,
+                                                       tmp_path: Path) -> None:
+    until = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=10)).isoformat()
+    line = next(line for line in world.stack.read_text().splitlines() if "fqdn: r4.test," in line)
+    stack = tmp_path / "Pulumi.acked.yaml"
+    stack.write_text(_stack(iter((line + "\n",))) + (
+        "  lsctl:driftIgnore:\n"
+        f'    - {{domain: r4.test, code: a-extra-ip, until: {until}, reason: "CHG-7, IP moves"}}\n'
+        f"    - {{domain: '*', code: twilio-dns-invalid, until: {until}, reason: same change}}\n"))
+    code, out, err = drift(stack=stack)
+    assert code == 0, out + err
+    assert f"acknowledged until {until}: CHG-7, IP moves" in out
+    report = validate_json(drift("--format", "json", stack=stack)[1])
+    assert report["summary"]["acknowledged"] == 2 and report["status"] == "clean"

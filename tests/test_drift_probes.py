@@ -18,7 +18,8 @@ import dns.message
 import dns.rrset
 import pytest
 
-from drift.facts import Route53Set
+from drift.checks import judge
+from drift.facts import Route53Set, StackFacts
 from drift.probes import dns as dns_probe
 from drift.probes import route53, tls, twilio
 from linkshortening.certs.served import ENDPOINT_ENV
@@ -238,6 +239,27 @@ def test_dns_probe_names_the_zone_nobody_serves(sandbox_env: SandboxState) -> No
     assert result.target_ips is not None and len(result.target_ips) == 3
 
 
+def test_an_unresolved_twilio_target_is_the_resolvers_failure_not_new_ips(
+        sandbox_env: SandboxState) -> None:
+    """BIND answers NXDOMAIN for a target that does not exist: the IP check cannot be made
+    (said, with the resolver), and nothing claims Twilio changed its IPs."""
+    targets = TwilioTargets(cname_target="no-such-target.lsctl.test")
+    result = dns_probe.probe([DomainSpec("lsctl.test", "lsctl.test", "DN" + "0" * 32)], targets)
+    (lost,) = result.unreachable
+    assert (lost.source, result.target_ips) == (f"resolver {sandbox_env.dns}", None)
+    assert lost.detail.startswith("Twilio's target no-such-target.lsctl.test could not be "
+                                  "resolved (NXDOMAIN, asked A)")
+    facts = StackFacts((), result.target_ips, result.unreachable)
+    assert judge(facts, targets) == []  # not twilio-ips-changed
+
+
+def test_the_tls_source_names_the_port_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENDPOINT_ENV, raising=False)
+    (lost,) = tls.probe([DomainSpec("localhost", "localhost", "DN" + "0" * 32)])[
+        "localhost"].unreachable  # nothing listens on 443 here
+    assert lost.source == "TLS localhost:443"
+
+
 def test_dns_probe_climbs_for_caa_and_follows_the_alias_to_twilio(
         sandbox_env: SandboxState) -> None:
     tag = secrets.token_hex(4)
@@ -331,4 +353,4 @@ def test_tls_probe_names_the_endpoint_it_could_not_reach(
     monkeypatch.setenv(ENDPOINT_ENV, f"127.0.0.1:{port}")
     (lost,) = tls.probe([DomainSpec("a.example.com", "example.com", "DN" + "0" * 32)])[
         "a.example.com"].unreachable
-    assert (lost.probe, lost.source) == ("tls", f"port 443 of a.example.com at 127.0.0.1:{port}")
+    assert (lost.probe, lost.source) == ("tls", f"TLS a.example.com at 127.0.0.1:{port}")

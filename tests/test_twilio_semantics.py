@@ -180,7 +180,10 @@ def test_domain_codes_are_findings_with_the_fix(emulator: EmulatorControl, tmp_p
     assert entry is not None and entry.finding
     assert (finding["code"], finding["severity"], finding["check"]) == (
         entry.finding, "error", "twilio-dns")
-    assert entry.fix in finding["expected"] and finding["actual"].startswith(f"{code}: ")
+    assert finding["actual"].startswith(f"{code}: ") and "fix" not in finding["expected"]
+    # The fix is a field of its own: Twilio's table's, or for 30134 which writer publishes.
+    assert finding["fix"] == entry.fix if code != 30134 else \
+        finding["fix"].endswith("wait until every nameserver serves them, then run again")
 
 
 def test_one_table_files_each_code_under_its_resource() -> None:

@@ -141,3 +141,39 @@ def test_renew_runs_only_where_no_lambda_renews_and_state_survives(tmp_path: Pat
     assert refused.returncode == 1
     assert "::error file=stacks/Pulumi.disk.yaml::" in refused.stdout
     assert "backend: secretsmanager" in refused.stdout
+
+
+FAKE_GH = """#!/bin/bash
+# Records each call; answers the comment listing with $COMMENTS (ids, one a line).
+echo "$*" >> "$CALLS"
+if [ "$2" = "--paginate" ]; then printf '%s' "$COMMENTS"; fi
+"""
+
+
+@pytest.mark.parametrize(("existing", "expected"), [
+    ("4242\n", "--method PATCH repos/o/r/issues/comments/4242 -F body=@comment.md"),
+    ("", "--method POST repos/o/r/issues/7/comments -F body=@comment.md"),
+])
+def test_drift_on_a_pull_request_is_one_sticky_comment(tmp_path: Path, existing: str,
+                                                       expected: str) -> None:
+    job = workflow("drift.yml")["jobs"]["comment"]
+    assert "github.event_name == 'pull_request'" in job["if"]
+    assert job["permissions"] == {"pull-requests": "write"}
+    sticky = step("drift.yml", "comment", "sticky")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gh").write_text(FAKE_GH)
+    (bin_dir / "gh").chmod(0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    for stack in ("prod", "staging"):
+        (work / f"drift-{stack}.md").write_text(f"<!-- lsctl-drift -->\n## {stack}\n")
+    calls = tmp_path / "calls"
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "CALLS": str(calls),
+           "COMMENTS": existing, "REPO": "o/r", "PR": "7", "RUN_URL": "https://run"}
+    run_step(sticky["run"], env, work, tmp_path)
+    listing, write = calls.read_text().splitlines()
+    assert listing.startswith("api --paginate repos/o/r/issues/7/comments --jq")
+    assert write == f"api {expected}"
+    body = (work / "comment.md").read_text()
+    assert body.startswith("<!-- lsctl-drift -->\n") and "## prod" in body and "## staging" in body

@@ -34,6 +34,7 @@ class Delegations:
 
     servers: dict[str, tuple[Nameserver, ...]]  # zone -> its nameservers with an address
     lost: dict[str, tuple[Unreachable, ...]]  # zone -> why (some of) its servers are unknown
+    undelegated: dict[str, tuple[str, str]]  # zone -> (NXDOMAIN or "no NS records", where)
     target_ips: tuple[str, ...] | None
     target_lost: tuple[Unreachable, ...]
 
@@ -63,8 +64,8 @@ def resolver_endpoint() -> Endpoint | None:
 def probe(specs: Sequence[DomainSpec], targets: TwilioTargets, ask: Ask = ask_all) -> DnsProbe:
     resolver = resolver_endpoint()
     if resolver is None:
-        lost = Unreachable("dns", "resolver",
-                           "none configured: set LSCTL_DNS_RESOLVER=host[:port]")
+        lost = Unreachable("dns", "resolver", "none configured",
+                           setting=f"{dnsquery.RESOLVER_ENV}=host[:port]")
         return DnsProbe({s.fqdn: Probed(None, (lost,)) for s in specs}, None, (lost,))
     delegations = _delegations(specs, targets, resolver, ask)
     servers = delegations.servers
@@ -85,6 +86,9 @@ def probe(specs: Sequence[DomainSpec], targets: TwilioTargets, ask: Ask = ask_al
     domains: dict[str, Probed[DnsFacts]] = {}
     for spec in specs:
         missing = delegations.lost.get(spec.zone, ())
+        if spec.zone in delegations.undelegated:
+            domains[spec.fqdn] = Probed(DnsFacts((), (), delegations.undelegated[spec.zone]))
+            continue
         domains[spec.fqdn] = Probed(None, missing) if spec.zone not in servers else \
             _facts(spec, servers[spec.zone], resolver, replies, missing)
     return DnsProbe(domains, delegations.target_ips, delegations.target_lost)
@@ -113,15 +117,18 @@ def _delegations(specs: Sequence[DomainSpec], targets: TwilioTargets, resolver: 
     replies = ask([Question(resolver, z, "NS", True) for z in zones]
                   + [Question(resolver, targets.cname_target, "A", True)])
     target = replies.pop()
-    target_lost = () if target.answered else (
-        Unreachable("dns", where, f"{targets.cname_target} A: {target.rcode}"),)
+    target_ips = _values(target, "A") if target.answered else ()
+    target_lost = () if target_ips else (_unresolved(targets.cname_target, target, where),)
     hosts: dict[str, tuple[str, ...]] = {}
     lost: dict[str, tuple[Unreachable, ...]] = {}
+    undelegated: dict[str, tuple[str, str]] = {}
     for zone, reply in zip(zones, replies, strict=True):
         names = _values(reply, "NS")
-        if not reply.answered or not names:
-            why = reply.rcode if not reply.answered else "no NS records"
-            lost[zone] = (Unreachable("dns", where, f"nameservers of {zone}: {why}"),)
+        if not reply.answered:
+            lost[zone] = (Unreachable("dns", where, f"nameservers of {zone}: {reply.rcode}"),)
+        elif not names:  # the resolver answered: no such zone is a finding, not a lost source
+            answer = "NXDOMAIN" if reply.rcode == "NXDOMAIN" else "no NS records"
+            undelegated[zone] = (answer, where)
         else:
             hosts[zone] = names
     distinct = sorted({h for names in hosts.values() for h in names})
@@ -142,8 +149,15 @@ def _delegations(specs: Sequence[DomainSpec], targets: TwilioTargets, resolver: 
             servers[zone] = tuple(sorted(found, key=lambda n: n.label))
         lost[zone] = tuple(missing) if found else (*missing, Unreachable(
             "dns", where, f"no nameserver of {zone} has an address"))
-    return Delegations(servers, lost, _values(target, "A") if target.answered else None,
-                       target_lost)
+    return Delegations(servers, lost, undelegated, target_ips or None, target_lost)
+
+
+def _unresolved(name: str, reply: Reply, where: str) -> Unreachable:
+    """Twilio's target without addresses: the resolver failed (or answers for a private view),
+    since Twilio publishes it; the IP check cannot be made, it has not found new IPs."""
+    said = reply.rcode if reply.rcode != "NOERROR" else "no A records"
+    return Unreachable("dns", where, f"Twilio's target {name} could not be resolved ({said}, "
+                                     "asked A): check the resolver (LSCTL_DNS_RESOLVER)")
 
 
 def _values(reply: Reply, rdtype: str) -> tuple[str, ...]:

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 TYPES = ("A", "AAAA", "CNAME")  # what a Link Shortening name may (or must not) have
 PAGE = 300  # record sets per ListResourceRecordSets call
 SOURCE = "Route53"
+AWS_SETTING = ("AWS_PROFILE, or AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (or run where an "
+               "AWS role is available)")
 Sets = tuple[Route53Set, ...]
 
 
@@ -32,7 +34,7 @@ def probe(specs: Sequence[DomainSpec], region: str | None = None) -> dict[str, P
     ours = [s for s in specs if s.dns is not None and s.dns.provider == "route53"]
     if not ours:
         return {}
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
     from linkshortening.dns.route53 import route53_client
 
@@ -40,6 +42,8 @@ def probe(specs: Sequence[DomainSpec], region: str | None = None) -> dict[str, P
     try:
         client = route53_client(region)
         zone_ids = _zone_ids(client, ours)
+    except NoCredentialsError as exc:  # never asked: not configured, and what to set
+        return {s.fqdn: Probed(None, (_not_configured(exc),)) for s in ours}
     except (BotoCoreError, ClientError) as exc:
         lost = Unreachable("route53", SOURCE, _why(exc))
         return {s.fqdn: Probed(None, (lost,)) for s in ours}
@@ -56,7 +60,8 @@ def probe(specs: Sequence[DomainSpec], region: str | None = None) -> dict[str, P
         try:
             sets = _record_sets(client, zone_id, [s.fqdn for s in members])
         except (BotoCoreError, ClientError) as exc:
-            lost = Unreachable("route53", SOURCE, f"hosted zone {zone_id}: {_why(exc)}")
+            lost = _not_configured(exc) if isinstance(exc, NoCredentialsError) else \
+                Unreachable("route53", SOURCE, f"hosted zone {zone_id}: {_why(exc)}")
             found.update({s.fqdn: Probed(None, (lost,)) for s in members})
             continue
         found.update({s.fqdn: Probed(sets.get(s.fqdn, ())) for s in members})
@@ -69,6 +74,10 @@ def _why(exc: Exception) -> str:
 
     problem = aws_setup_error(exc, "Route53")
     return str(problem) if problem is not None else str(exc)
+
+
+def _not_configured(exc: Exception) -> Unreachable:
+    return Unreachable("route53", SOURCE, str(exc), setting=AWS_SETTING)
 
 
 def _zone_ids(client: Route53Client, specs: Sequence[DomainSpec]) -> dict[str, str]:

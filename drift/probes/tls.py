@@ -26,6 +26,8 @@ def _served(fqdn: str) -> Probed[ServedCertificate]:
     try:
         cert, where = fetch_served(fqdn)
     except ServedCertificateError as exc:
-        return Probed(None, (Unreachable("tls", f"port 443 of {exc.where}", exc.detail),))
+        # exc.where is "fqdn:443" (or "fqdn at host:port"): the port is said once, there
+        return Probed(None, (Unreachable("tls", f"TLS {exc.where}", exc.detail),))
     return Probed(ServedCertificate(tuple(certificate_names(cert)),
-                                    cert.not_valid_after_utc.astimezone(dt.UTC), where))
+                                    cert.not_valid_after_utc.astimezone(dt.UTC), where,
+                                    cert.not_valid_before_utc.astimezone(dt.UTC)))

@@ -3,6 +3,7 @@ associations of every domain, asked from a pool of threads (each has its own HTT
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from linkshortening.twilio.models import DomainCertificate
 
 SOURCE = "Twilio"
+SETTING = "TWILIO_ACCOUNT_SID with TWILIO_API_KEY + TWILIO_API_SECRET, or TWILIO_AUTH_TOKEN"
 WORKERS = 16  # Twilio limits concurrent requests per account; this stays well below
 
 
@@ -25,12 +27,28 @@ def probe(specs: Sequence[DomainSpec], workers: int = WORKERS) -> dict[str, Prob
 
     try:
         api = LinkShorteningApi.from_env()
-    except (TwilioSetupError, MissingSecret) as exc:
-        lost = Unreachable("twilio", SOURCE, str(exc))
+    except (MissingSecret, TwilioSetupError) as exc:  # never asked: not configured
+        name = exc.name if isinstance(exc, MissingSecret) else _variable(str(exc))
+        lost = Unreachable("twilio", SOURCE, str(exc).split(". Fix:")[0],
+                           setting=_setting(name))
         return {s.fqdn: Probed(None, (lost,)) for s in specs}
     with ThreadPoolExecutor(max(1, min(workers, len(specs)))) as pool:
         return dict(zip((s.fqdn for s in specs), pool.map(lambda s: _domain(api, s), specs),
                         strict=True))
+
+
+def _variable(message: str) -> str:
+    """The environment variable a setup error is about (TWILIO_ACCOUNT_SID, the CA bundle's)."""
+    found = re.search(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b", message)
+    return found.group(0) if found else ""
+
+
+def _setting(name: str) -> str:
+    """The variable a MissingSecret names, with the other way to give Twilio's credentials
+    (each may also come from NAME_FILE)."""
+    if name in ("TWILIO_AUTH_TOKEN", "TWILIO_ACCOUNT_SID"):
+        return f"{name} (or TWILIO_API_KEY + TWILIO_API_SECRET), or {name}_FILE"
+    return f"{name}, or {name}_FILE" if name else SETTING
 
 
 def _domain(api: LinkShorteningApi, spec: DomainSpec) -> Probed[TwilioFacts]:
@@ -70,6 +88,7 @@ def _facts(api: LinkShorteningApi, spec: DomainSpec) -> TwilioFacts:
     return TwilioFacts(
         domain_known=True, dns_valid=validation.is_valid, dns_reason=validation.reason,
         certificate_expires=cert.date_expires if cert and cert.certificate_sid else None,
+        certificate_uploaded=cert.date_updated if cert and cert.certificate_sid else None,
         validation_status=pending.status if pending else None,
         validation_failed=bool(pending and pending.state == "failed"),
         validation_reason=pending.reason if pending else None,

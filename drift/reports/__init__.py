@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
+from drift.certificates import CertificateStatus
 from drift.checks import Finding, Severity
 from drift.facts import PROBES, Probe, StackFacts
 
@@ -22,6 +23,7 @@ CHECK_PROBES: dict[str, tuple[Probe, ...]] = {
     "caa": ("dns",), "twilio-target": ("dns",), "persist": ("dns",),
 }
 STACK = "*"  # the domain of findings and unreachable sources that are about the whole stack
+SAMPLE = 5  # domains a group of findings names; a larger group shows as one row in text/Markdown
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,42 @@ class Lost:
     probe: Probe
     source: str
     detail: str
+    setting: str = ""  # not configured: what to set (the source was never asked)
+
+
+@dataclass(frozen=True)
+class Group:
+    """Findings of one code and severity: 1,000 domains with the same drift are one problem."""
+
+    code: str
+    severity: Severity
+    findings: tuple[Finding, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.findings)
+
+    @property
+    def domains(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(d for f in self.findings for d in (f.affects or (f.domain,))))
+
+    def sample(self, n: int = SAMPLE) -> tuple[str, ...]:
+        return tuple(f.domain for f in self.findings[:n])
+
+    @property
+    def fix(self) -> str:
+        return self.findings[0].fix
+
+    @property
+    def same_command(self) -> bool:
+        return len({f.command for f in self.findings}) == 1
+
+    @property
+    def generic_command(self) -> str:
+        """The command for every domain of the group, DOMAIN where each has its own; "" when
+        they differ otherwise (domains renewed differently: each finding has its own)."""
+        forms = {f.command.replace(f.domain, "DOMAIN") for f in self.findings}
+        return forms.pop() if len(forms) == 1 else ""
 
 
 @dataclass(frozen=True)
@@ -46,13 +84,17 @@ class Report:
     duration: float
     fail_on: Severity = "error"
     persist_domains: frozenset[str] = frozenset()  # the persist check applies only to these
+    not_configured: tuple[Lost, ...] = ()  # sources never asked: settings or credentials missing
+    certificates: tuple[CertificateStatus, ...] = ()
 
     def fails(self, finding: Finding) -> bool:
+        if finding.acknowledged is not None:
+            return False
         return finding.severity == "error" or self.fail_on == "warning"
 
     @property
     def status(self) -> Status:
-        if self.unreachable:
+        if self.unreachable or self.not_configured:
             return "unchecked"
         return "drift" if any(self.fails(f) for f in self.findings) else "clean"
 
@@ -62,11 +104,29 @@ class Report:
             self.status]
 
     def count(self, severity: Severity) -> int:
-        return sum(f.severity == severity for f in self.findings)
+        """Findings of this severity, not counting acknowledged ones."""
+        return sum(f.severity == severity for f in self.active)
+
+    @property
+    def active(self) -> list[Finding]:
+        return [f for f in self.findings if f.acknowledged is None]
+
+    @property
+    def acknowledged(self) -> list[Finding]:
+        return [f for f in self.findings if f.acknowledged is not None]
+
+    def groups(self) -> list[Group]:
+        """The unacknowledged findings by code and severity, in the order first seen."""
+        grouped: dict[tuple[str, Severity], list[Finding]] = {}
+        for finding in self.active:
+            grouped.setdefault((finding.code, finding.severity), []).append(finding)
+        return [Group(code, severity, tuple(found))
+                for (code, severity), found in grouped.items()]
 
     def clean_domains(self) -> list[str]:
-        """Domains without a finding, every source answered."""
-        dirty = {f.domain for f in self.findings} | {u.domain for u in self.unreachable}
+        """Domains without a finding (acknowledged ones aside), every source answered."""
+        dirty = {d for f in self.active for d in (f.affects or (f.domain,))}
+        dirty |= {u.domain for u in (*self.unreachable, *self.not_configured)}
         return [d for d in self.domains if d not in dirty]
 
     def not_made(self, domain: str, check: str) -> str | None:
@@ -90,33 +150,57 @@ class Report:
     @cached_property
     def _lost_by_domain(self) -> dict[str, list[Lost]]:
         grouped: dict[str, list[Lost]] = {}
-        for lost in self.unreachable:
+        for lost in (*self.unreachable, *self.not_configured):
             grouped.setdefault(lost.domain, []).append(lost)
         return grouped
 
     def unreachable_grouped(self) -> list[tuple[str, str, list[str]]]:
         """(source, detail, domains): a dead nameserver once, not once per domain."""
-        groups: dict[tuple[str, str], list[str]] = {}
-        for lost in self.unreachable:
-            groups.setdefault((lost.source, lost.detail), []).append(lost.domain)
-        return [(source, detail, domains) for (source, detail), domains in groups.items()]
+        return _grouped(self.unreachable)
+
+    def not_configured_grouped(self) -> list[tuple[str, str, list[str]]]:
+        """(source, what to set, domains): a missing credential once."""
+        return _grouped(self.not_configured, setting=True)
+
+
+def _grouped(lost: Sequence[Lost], setting: bool = False) -> list[tuple[str, str, list[str]]]:
+    groups: dict[tuple[str, str], list[str]] = {}
+    for one in lost:
+        groups.setdefault((one.source, one.setting if setting else one.detail),
+                          []).append(one.domain)
+    return [(source, what, domains) for (source, what), domains in groups.items()]
 
 
 def build(stack: str, facts: StackFacts, findings: Sequence[Finding], skipped: Collection[Probe],
-          fail_on: Severity, duration: float) -> Report:
-    lost = [Lost(d.spec.fqdn, u.probe, u.source, u.detail)
+          fail_on: Severity, duration: float,
+          certificates: Sequence[CertificateStatus] = ()) -> Report:
+    lost = [Lost(d.spec.fqdn, u.probe, u.source, u.detail, u.setting)
             for d in facts.domains for u in d.unreachable]
-    lost += [Lost(STACK, u.probe, u.source, u.detail) for u in facts.unreachable]
+    lost += [Lost(STACK, u.probe, u.source, u.detail, u.setting) for u in facts.unreachable]
+    lost = list(dict.fromkeys(lost))
     route53 = frozenset(d.spec.fqdn for d in facts.domains
                         if d.spec.dns is not None and d.spec.dns.provider == "route53")
     return Report(stack, tuple(d.spec.fqdn for d in facts.domains), route53, tuple(findings),
-                  tuple(dict.fromkeys(lost)), tuple(p for p in PROBES if p in skipped),
-                  facts.checked_at, duration, fail_on,
+                  tuple(u for u in lost if not u.setting),
+                  tuple(p for p in PROBES if p in skipped), facts.checked_at, duration, fail_on,
                   frozenset(d.spec.fqdn for d in facts.domains
-                            if d.spec.challenge == "dns-persist-01"))
+                            if d.spec.challenge == "dns-persist-01"),
+                  tuple(u for u in lost if u.setting), tuple(certificates))
 
 
 def line(finding: Finding) -> str:
     return (f"{finding.severity} {finding.code}: expected {finding.expected}; "
             f"actual {finding.actual} ({finding.where})")
+
+
+def fix_line(finding: Finding) -> str:
+    """The fix in one line: words, then the command."""
+    if not finding.fix:
+        return ""
+    return finding.fix + (f": {finding.command}" if finding.command else "")
+
+
+def acknowledged_line(finding: Finding) -> str:
+    ack = finding.acknowledged
+    return f"acknowledged until {ack.until.isoformat()}: {ack.reason}" if ack else ""
 

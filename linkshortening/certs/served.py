@@ -18,7 +18,7 @@ class ServedCertificateError(Exception):
 
     def __init__(self, where: str, detail: str) -> None:
         self.where, self.detail = where, detail
-        super().__init__(f"port 443 of {where}: {detail}")
+        super().__init__(f"TLS {where}: {detail}")
 
 
 def served_address(fqdn: str) -> tuple[str, int, str]:

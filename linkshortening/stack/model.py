@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -126,6 +127,19 @@ class RenewalSettings:
     reserve_concurrency: bool = True
 
 
+# --- lsctl:driftIgnore (issue 18) ---------------------------------------------------------
+@dataclass(frozen=True)
+class DriftIgnore:
+    """Drift an operator acknowledges for a while: reported, but not drift, through `until`
+    (a date at most 90 days after the stack is loaded); it counts again the day after."""
+
+    domain: str  # a declared domain or zone, or "*" for every one
+    code: str  # a drift finding code (README: the codes table)
+    until: datetime.date
+    reason: str
+# --- end lsctl:driftIgnore -----------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Stack:
     """One environment's declared domains and the settings they share."""
@@ -138,6 +152,7 @@ class Stack:
     renewal: RenewalSettings = field(default_factory=RenewalSettings)
     twilio_managed_by: Writer = "pulumi"  # who sets domain config and Messaging Services
     aws_region: str | None = None  # the stack's aws:region (Pulumi's AWS provider setting)
+    drift_ignore: tuple[DriftIgnore, ...] = ()  # lsctl:driftIgnore
 
     @property
     def zones(self) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ naming the file, the key and the fix.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -14,6 +15,8 @@ from urllib.parse import urlsplit
 
 from linkshortening.common.names import in_zone
 from linkshortening.stack import persist_config, values
+from linkshortening.stack.drift_ignore import KEY as DRIFT_IGNORE
+from linkshortening.stack.drift_ignore import parse_drift_ignore
 from linkshortening.stack.errors import ConfigError, quoted
 from linkshortening.stack.model import (
     ACME_DIRECTORIES,
@@ -31,7 +34,8 @@ from linkshortening.stack.targets import DEFAULT_ALLOWED_IPS, DEFAULT_TTL, Twili
 
 NAMESPACE = "lsctl"
 # The stack-level keys under `lsctl:`; the Pulumi program reads exactly these from pulumi.Config.
-STACK_KEYS = ("domains", "allowedIps", "ttl", "dns", "acme", "renewal", "twilio")
+STACK_KEYS = ("domains", "allowedIps", "ttl", "dns", "acme", "renewal", "twilio",
+              "driftIgnore")
 # Credentials for `pulumi up`, set with `pulumi config set --secret`: the Pulumi program reads
 # them; the loader accepts them in the file (as {secure: ...}) and keeps them out of `Stack`.
 SECRET_KEYS = ("twilioAccountSid", "twilioAuthToken", "twilioApiKey", "twilioApiSecret",
@@ -44,10 +48,12 @@ KEY_TYPES = ("ecdsa-p256", "rsa-2048")
 STATE_BACKENDS = ("directory", "secretsmanager", "s3")
 
 
-def parse_stack(config: Mapping[str, Any], source: str, name: str) -> Stack:
-    """Validate the `lsctl:` keys of one stack (given without their namespace prefix)."""
+def parse_stack(config: Mapping[str, Any], source: str, name: str,
+                today: dt.date | None = None) -> Stack:
+    """Validate the `lsctl:` keys of one stack (given without their namespace prefix);
+    `today` (UTC by default) bounds lsctl:driftIgnore's dates."""
     try:
-        return _parse_stack(config, source, name)
+        return _parse_stack(config, source, name, today or dt.datetime.now(dt.UTC).date())
     except ConfigError as exc:
         if not exc.key or exc.key.startswith("--"):
             raise
@@ -55,7 +61,7 @@ def parse_stack(config: Mapping[str, Any], source: str, name: str) -> Stack:
         raise ConfigError(source, f"{NAMESPACE}:{exc.key}", exc.problem, exc.fix) from None
 
 
-def _parse_stack(config: Mapping[str, Any], source: str, name: str) -> Stack:
+def _parse_stack(config: Mapping[str, Any], source: str, name: str, today: dt.date) -> Stack:
     top = Reader(source, "", config)
     raw_ips = top.strings("allowedIps", lambda v, k: values.ipv4(v, k, source))
     if top.get("allowedIps") is not None and not raw_ips:
@@ -66,6 +72,7 @@ def _parse_stack(config: Mapping[str, Any], source: str, name: str) -> Stack:
     acme = _acme(source, top.get("acme"))
     renewal = _renewal(source, top.get("renewal"))
     twilio_writer = _twilio_writer(source, top.get("twilio"))
+    raw_ignore = top.get(DRIFT_IGNORE)  # lsctl:driftIgnore, checked once domains are known
     for secret in SECRET_KEYS:
         top.get(secret)  # accepted, read by the Pulumi program only
     raw_domains = top.get("domains", required=True,
@@ -77,9 +84,12 @@ def _parse_stack(config: Mapping[str, Any], source: str, name: str) -> Stack:
     domains = tuple(_domain(source, f"domains[{i}]", raw, ttl, default_dns, acme)
                     for i, raw in enumerate(raw_domains))
     _refuse_shared(source, domains)
+    ignore = parse_drift_ignore(source, raw_ignore, {n for d in domains for n in (d.fqdn, d.zone)},
+                                today)
     return Stack(name=name, source=source, domains=domains,
                  targets=TwilioTargets(allowed_ips=ips), acme=acme, renewal=renewal,
-                 twilio_managed_by="lsctl" if twilio_writer == "lsctl" else "pulumi")
+                 twilio_managed_by="lsctl" if twilio_writer == "lsctl" else "pulumi",
+                 drift_ignore=ignore)
 
 
 def _twilio_writer(source: str, raw: object) -> str:
