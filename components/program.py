@@ -4,6 +4,7 @@ could not work."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from components.zone import LinkShorteningZone
 from linkshortening.stack.errors import ConfigError
 from linkshortening.stack.model import DomainSpec, Stack
 from linkshortening.stack.parse import NAMESPACE
+from linkshortening.stack.profiles import renewal_problems
 from linkshortening.stack.state_location import default_prefix, secrets_manager_prefix
 
 # A prebuilt code directory for the Lambda (tests, or a CI that builds it once).
@@ -84,6 +86,8 @@ def _renewal(stack: Stack, credentials: Credentials, zones: dict[str, LinkShorte
     if not stack.renewal.enabled or not acme:
         return None  # renewed elsewhere (lsctl renew from cron/CI), or Twilio-managed only
     prefix = _check_renewable(stack, acme, project_dir)
+    for problem in renewal_problems(stack, dt.datetime.now(dt.UTC)):
+        raise config_error(problem)  # a schedule too slow, an alarm too early for the profile
     route53 = [d for d in acme if _in_route53(d)]
     rfc2136 = [d for d in acme if not _in_route53(d)]
     if rfc2136 and credentials.tsig_secret is None:
