@@ -110,10 +110,14 @@ class AcmeSession:
             self._local.client = cached
         return cached
 
+    @property
+    def offered_profiles(self) -> tuple[str, ...]:
+        """The names in the directory's `meta.profiles` (none: the CA has no profiles)."""
+        return tuple(getattr(self.directory.meta, "profiles", None) or {})
+
     def offered_profile(self, wanted: str | None) -> str | None:
         """`wanted` if the directory lists it among its profiles, else None."""
-        profiles = getattr(self.directory.meta, "profiles", None) or {}
-        return wanted if wanted and wanted in profiles else None
+        return wanted if wanted and wanted in self.offered_profiles else None
 
     @property
     def has_ari(self) -> bool:

@@ -54,8 +54,10 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from drift import checks, probes, reports
+    from drift.renewal_due import renewal_due
     from linkshortening.common.files import check_output_path
     from linkshortening.stack.load import load_stack
+    from linkshortening.stack.profiles import profile
 
     targets = _targets(args)
     for _, output in targets:
@@ -66,8 +68,13 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     with _progress(f"checking {len(specs)} domain(s) of stack {stack.name}"):
         facts = probes.gather(stack, specs, skip=args.skip)
-    report = reports.build(stack.name, facts, checks.judge(facts, stack.targets), args.skip,
-                           args.fail_on, time.monotonic() - started)
+    # Expiry and the next renewal are judged on each certificate's own lifetime; the
+    # profile's stands in where port 443 was not read (issue 17).
+    expected = profile(stack.acme.profile).lifetime(facts.checked_at)
+    renewals = tuple(due for domain in facts.domains
+                     if (due := renewal_due(domain, stack.acme.renew_fraction, expected)))
+    report = reports.build(stack.name, facts, checks.judge(facts, stack.targets, expected),
+                           args.skip, args.fail_on, time.monotonic() - started, renewals)
     for fmt, output in targets:
         _write(report, fmt, output)
     return report.exit_code

@@ -90,6 +90,7 @@ class ServedCertificate:
     names: tuple[str, ...]
     not_after: dt.datetime
     endpoint: str  # where it was served: "link.example.com:443" or the override
+    not_before: dt.datetime | None = None  # with not_after: the certificate's own lifetime
 
 
 @dataclass(frozen=True)

@@ -28,4 +28,5 @@ def _served(fqdn: str) -> Probed[ServedCertificate]:
     except ServedCertificateError as exc:
         return Probed(None, (Unreachable("tls", f"port 443 of {exc.where}", exc.detail),))
     return Probed(ServedCertificate(tuple(certificate_names(cert)),
-                                    cert.not_valid_after_utc.astimezone(dt.UTC), where))
+                                    cert.not_valid_after_utc.astimezone(dt.UTC), where,
+                                    cert.not_valid_before_utc.astimezone(dt.UTC)))

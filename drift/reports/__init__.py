@@ -11,6 +11,7 @@ from typing import Literal
 
 from drift.checks import Finding, Severity
 from drift.facts import PROBES, Probe, StackFacts
+from drift.renewal_due import RenewalDue
 
 EXIT_CLEAN, EXIT_DRIFT, EXIT_UNCHECKED = 0, 1, 2
 Status = Literal["clean", "drift", "unchecked"]
@@ -45,6 +46,7 @@ class Report:
     checked_at: dt.datetime
     duration: float
     fail_on: Severity = "error"
+    renewals: tuple[RenewalDue, ...] = ()  # when each acme certificate falls due, and why
 
     def fails(self, finding: Finding) -> bool:
         return finding.severity == "error" or self.fail_on == "warning"
@@ -100,7 +102,7 @@ class Report:
 
 
 def build(stack: str, facts: StackFacts, findings: Sequence[Finding], skipped: Collection[Probe],
-          fail_on: Severity, duration: float) -> Report:
+          fail_on: Severity, duration: float, renewals: Sequence[RenewalDue] = ()) -> Report:
     lost = [Lost(d.spec.fqdn, u.probe, u.source, u.detail)
             for d in facts.domains for u in d.unreachable]
     lost += [Lost(STACK, u.probe, u.source, u.detail) for u in facts.unreachable]
@@ -108,7 +110,7 @@ def build(stack: str, facts: StackFacts, findings: Sequence[Finding], skipped: C
                         if d.spec.dns is not None and d.spec.dns.provider == "route53")
     return Report(stack, tuple(d.spec.fqdn for d in facts.domains), route53, tuple(findings),
                   tuple(dict.fromkeys(lost)), tuple(p for p in PROBES if p in skipped),
-                  facts.checked_at, duration, fail_on)
+                  facts.checked_at, duration, fail_on, tuple(renewals))
 
 
 def line(finding: Finding) -> str:

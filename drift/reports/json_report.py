@@ -31,4 +31,6 @@ def render(report: Report) -> str:
         },
         "findings": [asdict(f) for f in report.findings],
         "unreachable": [asdict(u) for u in report.unreachable],
+        "renewals": [{"domain": r.domain, "due": r.due.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                      "why": r.why} for r in report.renewals],
     }, indent=2) + "\n"

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 from drift.reports import STACK, Report
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 LIST_CLEAN = 50  # more clean domains than this are one row, not one each
+LIST_RENEWALS = 10  # the soonest renewals shown under the table
 TITLE = {"clean": "[green]clean[/]", "drift": "[red]drift[/]",
          "unchecked": "[red]could not check[/]"}
 
@@ -39,4 +44,16 @@ def render(report: Report, colour: bool = False, width: int = 120) -> str:
     console = Console(file=out, force_terminal=colour, no_color=not colour, width=width,
                       color_system="standard" if colour else None)
     console.print(table)
+    _renewals(console, report)
     return out.getvalue()
+
+
+def _renewals(console: Console, report: Report) -> None:
+    """When each certificate falls due (issue 17): the soonest first, a few of a fleet."""
+    soonest = sorted(report.renewals, key=lambda r: r.due)
+    for due in soonest[:LIST_RENEWALS]:
+        console.print(f"{due.domain}: {due.text(report.checked_at)}", markup=False,
+                      highlight=False)
+    if len(soonest) > LIST_RENEWALS:
+        console.print(f"... and {len(soonest) - LIST_RENEWALS} more renewals "
+                      "(--format json lists every one)", markup=False, highlight=False)

@@ -67,10 +67,9 @@ def profile(name: str | None) -> Profile:
 
 
 def describe(lifetime: dt.timedelta) -> str:
-    """`45-day`, `160-hour`: how people name a lifetime."""
-    if lifetime % DAY:
-        return f"{lifetime // HOUR}-hour"
-    return f"{lifetime.days}-day"
+    """`45-day`, `160-hour`: how people name a lifetime (CAs end it a second early)."""
+    hours = round(lifetime / HOUR)
+    return f"{hours // 24}-day" if hours % 24 == 0 else f"{hours}-hour"
 
 
 @dataclass(frozen=True)
