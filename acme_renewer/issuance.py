@@ -1,13 +1,16 @@
 """ACME DNS-01 issuance for many domains at once, in phases (the `acme` library underneath).
 
-order (parallel) -> present every TXT (one batch per zone) -> one propagation wait ->
-answer + poll + finalize (parallel) -> clean up (always). A failure in one domain is recorded
-on its `Issue` and never stops the others.
+order (parallel) -> present every TXT (one batch per zone) -> one propagation wait (cut
+short before the first pending authorization expires) -> answer + poll (parallel) ->
+order again, once, the domains whose authorization expired meanwhile -> finalize ->
+clean up (always). A failure in one domain is recorded on its `Issue` and never stops
+the others.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,10 +24,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from josepy.jwa import ES256, RS256
 from josepy.jwk import JWKEC, JWKRSA
 
+from acme_renewer import authorizations
 from acme_renewer.acme_client import BatchClient
 from acme_renewer.acme_network import ResilientNetwork
+from acme_renewer.authorizations import ANSWER_MARGIN, AuthorizationLost
 from acme_renewer.challenge import ChallengeRecord, DnsProvider, locate
-from acme_renewer.propagation import wait_for_propagation
+from acme_renewer.propagation import PropagationTimeout, wait_for_propagation
 
 KeyType = Literal["ecdsa-p256", "rsa-2048"]
 USER_AGENT = "lsctl (+https://github.com/lsctl)"
@@ -55,10 +60,19 @@ class Issue:
     fullchain_pem: str | None = None
     error: str | None = None
     cleanup_error: str | None = None  # records left in DNS; the journal keeps them for later
+    lost: str | None = None  # an authorization expired mid-run: why (see `restart`)
+    reordered: bool = False  # ordered a second time in this run (at most once)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def records(self) -> list[ChallengeRecord]:
         return [record for _, record in self.challenges]
+
+    def restart(self) -> None:
+        """Forget the order whose authorization expired, to order the names again."""
+        self.warnings.append(f"{self.lost}; ordered again in the same run")
+        self.order, self.challenges, self.error, self.lost = None, [], None, None
+        self.reordered = True
 
 
 def generate_key(key_type: KeyType) -> bytes:
@@ -127,58 +141,114 @@ class AcmeSession:
             return False
 
 
+@dataclass
+class _Run:
+    """What the phases of one `issue_all` share."""
+
+    session: AcmeSession
+    pool: ThreadPoolExecutor
+    provider: DnsProvider
+    propagation_timeout: float
+    propagation_interval: float
+    deadline_seconds: float
+    answer_margin: float
+    say: Callable[[str], None]
+    note: Callable[[list[ChallengeRecord]], None]
+    presented: list[ChallengeRecord] = field(default_factory=list)  # to clean up, all rounds
+
+
 def issue_all(session: AcmeSession, issues: Sequence[Issue], provider: DnsProvider,
               propagation_timeout: float = 120.0, propagation_interval: float = 2.0,
               workers: int = 8, deadline_seconds: float = 300.0,
               phase: Callable[[str], None] | None = None,
-              journal: Callable[[list[ChallengeRecord]], None] | None = None) -> None:
+              journal: Callable[[list[ChallengeRecord]], None] | None = None,
+              answer_margin: float = ANSWER_MARGIN) -> None:
     """Run every phase for every issue; results and errors land on the issues.
 
     `journal` is told the records before they are created and [] once they are removed, so a
-    run killed in between leaves a list the next run can clean up.
+    run killed in between leaves a list the next run can clean up. An issue whose
+    authorization expired mid-run is ordered again once (issue 17: one-hour authorizations).
     """
-    say = phase or (lambda _: None)
-    note = journal or (lambda _: None)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        say("order")
-        list(pool.map(lambda i: _guard(i, lambda: _order(session, i)), issues))
-        ordered = [i for i in issues if i.error is None]
-        records = [r for i in ordered for r in i.records]
+        run = _Run(session, pool, provider, propagation_timeout, propagation_interval,
+                   deadline_seconds, answer_margin, phase or (lambda _: None),
+                   journal or (lambda _: None))
         try:
-            if records:
-                say("present")
-                note(records)
-                provider.present(records)
-                if propagation_timeout > 0:  # 0: the stack turned the check off
-                    say("propagate")
-                    wait_for_propagation(records, propagation_timeout, propagation_interval)
-            say("validate")
+            _authorize(run, list(issues))
+            lost = [i for i in issues if i.lost and not i.reordered]
+            if lost:
+                run.say("reorder")
+                for issue in lost:
+                    issue.restart()
+                _authorize(run, lost)
+            run.say("finalize")
             deadline = time.monotonic() + deadline_seconds
-            list(pool.map(lambda i: _guard(i, lambda: _answer(session, i)), ordered))
-            _rounds(pool, [i for i in ordered if i.error is None],
-                    lambda i: _authorized(session, i), deadline, "authorizations")
-            say("finalize")
-            ready = [i for i in ordered if i.error is None]
+            ready = [i for i in issues if i.error is None]
             list(pool.map(lambda i: _guard(i, lambda: _finalize(session, i)), ready))
             _rounds(pool, [i for i in ready if i.error is None],
                     lambda i: _issued(session, i), deadline, "the certificate")
         except Exception as exc:  # a shared phase failed: every domain in it failed with it
-            for issue in ordered:
+            for issue in issues:
                 issue.error = issue.error or f"{exc.__class__.__name__}: {exc}"
         finally:
-            if records:
-                say("cleanup")
+            if run.presented:
+                run.say("cleanup")
                 try:
-                    provider.cleanup(records)
-                    note([])
+                    provider.cleanup(run.presented)
+                    run.note([])
                 except Exception as exc:  # kept in the journal: the next run removes them
-                    for issue in ordered:
+                    for issue in issues:
                         issue.cleanup_error = f"{exc.__class__.__name__}: {exc}"
+
+
+def _authorize(run: _Run, batch: list[Issue]) -> None:
+    """Order, present, wait for propagation, answer and poll until authorized: one round."""
+    run.say("order")
+    list(run.pool.map(lambda i: _guard(i, lambda: _order(run.session, i)), batch))
+    ordered = [i for i in batch if i.error is None]
+    records = [r for i in ordered for r in i.records]
+    if records:
+        run.say("present")
+        run.presented.extend(records)
+        run.note(list(run.presented))
+        run.provider.present(records)
+        if run.propagation_timeout > 0:  # 0: the stack turned the check off
+            run.say("propagate")
+            _propagate(run, ordered, records)
+    run.say("validate")
+    deadline = time.monotonic() + run.deadline_seconds
+    list(run.pool.map(lambda i: _guard(i, lambda: _answer(run.session, i)), ordered))
+    _rounds(run.pool, [i for i in ordered if i.error is None],
+            lambda i: _authorized(run.session, i), deadline, "authorizations")
+
+
+def _propagate(run: _Run, ordered: list[Issue], records: list[ChallengeRecord]) -> None:
+    """One wait for every record, but never past the first pending authorization's expiry
+    (less the margin): then answer anyway. An unanswered authorization is lost for sure; an
+    answered one validates when the CA's resolvers see the record, as the primary serves it."""
+    answer_by = authorizations.answer_deadline((i.order for i in ordered), run.answer_margin)
+    budget = run.propagation_timeout
+    if answer_by is not None:
+        budget = min(budget, max(0.0, (answer_by - dt.datetime.now(dt.UTC)).total_seconds()))
+    try:
+        wait_for_propagation(records, budget, run.propagation_interval)
+    except PropagationTimeout as exc:
+        if answer_by is None or budget >= run.propagation_timeout:
+            raise
+        missing = {r.identifier for r in exc.missing}
+        for issue in ordered:
+            if missing & set(issue.names):
+                issue.warnings.append(
+                    f"answered before every nameserver served the challenge record: the "
+                    f"authorizations must be answered by {answer_by:%H:%M:%S}Z ({exc})")
 
 
 def _guard(issue: Issue, step: Callable[[], None]) -> None:
     try:
         step()
+    except AuthorizationLost as exc:
+        issue.lost = str(exc)
+        issue.error = f"{exc}{' (after ordering again)' if issue.reordered else ''}"
     except errors.ValidationError as exc:
         issue.error = "; ".join(_authz_problem(a) for a in exc.failed_authzrs)
     except messages.Error as exc:
@@ -243,17 +313,46 @@ def _guard_done(issue: Issue, done: Callable[[Issue], bool]) -> bool:
 
 
 def _answer(session: AcmeSession, issue: Issue) -> None:
+    assert issue.order is not None
     acme = session.client()
-    for challb, _ in issue.challenges:
-        acme.answer_challenge(challb, challb.chall.response(session.account.key))
+    now = dt.datetime.now(dt.UTC)
+    pending = {a.body.identifier.value: a for a in issue.order.authorizations}
+    for challb, record in issue.challenges:
+        authzr = pending.get(record.identifier.removeprefix("*."))
+        late = authorizations.lost_before_answer(authzr, now) if authzr else None
+        if late:
+            raise AuthorizationLost(late)
+        try:
+            acme.answer_challenge(challb, challb.chall.response(session.account.key))
+        except (messages.Error, errors.ClientError) as exc:
+            lost = authorizations.lost_in_error(exc, record.identifier)
+            if lost is None:
+                raise
+            raise AuthorizationLost(lost) from None
+
+
+def _poll(acme: BatchClient, authzr: messages.AuthorizationResource,
+          ) -> messages.AuthorizationResource:
+    if authzr.body.status == messages.STATUS_VALID:
+        return authzr
+    try:
+        fresh: messages.AuthorizationResource = acme.poll(authzr)[0]
+    except (messages.Error, errors.ClientError) as exc:
+        lost = authorizations.lost_in_error(exc, authzr.body.identifier.value)
+        if lost is None:
+            raise
+        raise AuthorizationLost(lost) from None
+    lost = authorizations.lost_in_poll(fresh, dt.datetime.now(dt.UTC))
+    if lost is not None:
+        raise AuthorizationLost(lost)
+    return fresh
 
 
 def _authorized(session: AcmeSession, issue: Issue) -> bool:
     """One look at the order's authorizations: True when all are valid."""
     assert issue.order is not None
     acme = session.client()
-    fresh = [authzr if authzr.body.status == messages.STATUS_VALID else acme.poll(authzr)[0]
-             for authzr in issue.order.authorizations]
+    fresh = [_poll(acme, authzr) for authzr in issue.order.authorizations]
     issue.order = issue.order.update(authorizations=fresh)
     failed = [a for a in fresh if a.body.status == messages.STATUS_INVALID]
     if failed:

@@ -346,6 +346,7 @@ def _issue(stack: Stack, state: RenewerState, session: AcmeSession, dns: DnsProv
               journal=state.save_pending_records)
     for item in items:
         assert item.issue is not None
+        item.outcome.warnings.extend(item.issue.warnings)  # answered early, ordered again
         if item.issue.cleanup_error:
             item.outcome.warnings.append(f"challenge records were not removed "
                                          f"({item.issue.cleanup_error}); the next run "
