@@ -20,6 +20,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("bench.renewal", []),
     ("bench.route53_calls", []),
     ("bench.drift_dns", []),
+    ("bench.writes_per_year", []),
 ]
 
 
