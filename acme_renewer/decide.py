@@ -33,9 +33,10 @@ class LiveCertificate:
 def decide(names: tuple[str, ...], key_type: str, stored: StoredCertificate | None,
            now: dt.datetime, twilio_expires: dt.datetime | None = None,
            renew_fraction: float = DEFAULT_RENEW_FRACTION, ari_time: dt.datetime | None = None,
-           force: bool = False) -> Decision:
-    """Renew when forced, when nothing is stored, when names or key type changed, when ARI's
-    chosen time has come, or when less than `renew_fraction` of the lifetime is left."""
+           force: bool = False, profile: str | None = None) -> Decision:
+    """Renew when forced, when nothing is stored, when names, key type or profile changed,
+    when ARI's chosen time has come, or when less than `renew_fraction` of the certificate's
+    own lifetime (notAfter - notBefore) is left."""
     warning = None
     if stored is not None and twilio_expires is not None:
         stored_after = dt.datetime.fromisoformat(stored.not_after)
@@ -52,6 +53,11 @@ def decide(names: tuple[str, ...], key_type: str, stored: StoredCertificate | No
                         warning)
     if stored.key_type != key_type:
         return Decision(True, f"key type changed ({stored.key_type} -> {key_type})", warning)
+    if stored.profile is not None and stored.profile != (profile or ""):
+        # Kept across renewals: a changed profile is a new kind of certificate (lifetime,
+        # Common Name), like a changed key type. Unknown (stored by an older lsctl): kept.
+        return Decision(True, f"profile changed ({stored.profile or 'none'} -> "
+                              f"{profile or 'none'})", warning)
     not_before = dt.datetime.fromisoformat(stored.not_before)
     not_after = twilio_expires or dt.datetime.fromisoformat(stored.not_after)
     if not_after <= now:

@@ -1,9 +1,10 @@
 """ACME DNS-01 issuance for many domains at once, in phases (the `acme` library underneath).
 
 order (parallel) -> present every TXT (batches per zone that fit the provider's limits; a
-failed batch fails only its domains) -> one propagation wait ->
-answer + poll + finalize (parallel) -> clean up (always). A failure in one domain is recorded
-on its `Issue` and never stops the others.
+failed batch fails only its domains) -> one propagation wait (cut short before the first
+pending authorization expires) -> answer + poll (parallel) -> order again, once, the domains
+whose authorization expired meanwhile -> finalize -> clean up (always). A failure in one
+domain is recorded on its `Issue` and never stops the others.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from josepy.jwa import ES256, RS256
 from josepy.jwk import JWKEC, JWKRSA
 
-from acme_renewer import persist  # registers the dns-persist-01 challenge type
+from acme_renewer import authorizations, persist  # persist registers dns-persist-01
 from acme_renewer.acme_client import BatchClient
 from acme_renewer.acme_network import ResilientNetwork, rate_limited_until
+from acme_renewer.authorizations import ANSWER_MARGIN, AuthorizationLost
 from acme_renewer.challenge import ChallengeRecord, DnsProvider, Failure, failed_records, locate
-from acme_renewer.propagation import wait_for_propagation
+from acme_renewer.propagation import PropagationTimeout, wait_for_propagation
 from linkshortening.common.progress import OnWait
 from linkshortening.stack.persist_record import CHALLENGE as PERSIST
 
@@ -67,10 +69,20 @@ class Issue:
     challenge: str = "dns-01"
     persisted: list[messages.ChallengeBody] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    lost: str | None = None  # an authorization expired mid-run: why (see `restart`)
+    reordered: bool = False  # ordered a second time in this run (at most once)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def records(self) -> list[ChallengeRecord]:
         return [record for _, record in self.challenges]
+
+    def restart(self) -> None:
+        """Forget the order whose authorization expired, to order the names again."""
+        self.warnings.append(f"{self.lost}; ordered again in the same run")
+        self.order, self.challenges, self.persisted = None, [], []
+        self.error, self.lost = None, None
+        self.reordered = True
 
 
 def generate_key(key_type: KeyType) -> bytes:
@@ -122,10 +134,14 @@ class AcmeSession:
             self._local.client = cached
         return cached
 
+    @property
+    def offered_profiles(self) -> tuple[str, ...]:
+        """The names in the directory's `meta.profiles` (none: the CA has no profiles)."""
+        return tuple(getattr(self.directory.meta, "profiles", None) or {})
+
     def offered_profile(self, wanted: str | None) -> str | None:
         """`wanted` if the directory lists it among its profiles, else None."""
-        profiles = getattr(self.directory.meta, "profiles", None) or {}
-        return wanted if wanted and wanted in profiles else None
+        return wanted if wanted and wanted in self.offered_profiles else None
 
     @property
     def has_ari(self) -> bool:
@@ -135,67 +151,128 @@ class AcmeSession:
             return False
 
 
+@dataclass
+class _Run:
+    """What the phases of one `issue_all` share."""
+
+    session: AcmeSession
+    pool: ThreadPoolExecutor
+    provider: DnsProvider
+    propagation_timeout: float
+    propagation_interval: float
+    deadline_seconds: float
+    answer_margin: float
+    say: Callable[[str], None]
+    note: Callable[[list[ChallengeRecord]], None]
+    waiting: OnWait | None = None
+    presented: list[ChallengeRecord] = field(default_factory=list)  # to clean up, all rounds
+
+
 def issue_all(session: AcmeSession, issues: Sequence[Issue], provider: DnsProvider,
               propagation_timeout: float = 120.0, propagation_interval: float = 2.0,
               workers: int = 8, deadline_seconds: float = 300.0,
               phase: Callable[[str], None] | None = None,
               journal: Callable[[list[ChallengeRecord]], None] | None = None,
-              waiting: OnWait | None = None) -> None:
+              waiting: OnWait | None = None,
+              answer_margin: float = ANSWER_MARGIN) -> None:
     """Run every phase for every issue; results and errors land on the issues.
 
-    `journal` is told the records before they are created and [] once they are removed, so a
-    run killed in between leaves a list the next run can clean up. `waiting` hears how the
-    propagation wait goes.
+    `journal` is told the records before they are created and what is left once they are
+    removed, so a run killed in between leaves a list the next run can clean up. `waiting`
+    hears how the propagation wait goes. An issue whose authorization expired mid-run is
+    ordered again once (one-hour authorizations of the tlsserver/shortlived profiles).
     """
-    say = phase or (lambda _: None)
-    note = journal or (lambda _: None)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        say("order")
-        list(pool.map(lambda i: _guard(i, lambda: _order(session, i)), issues))
-        ordered = [i for i in issues if i.error is None]
-        records = [r for i in ordered for r in i.records]
-        in_dns = records  # what may be in DNS: all of them until a batch is refused
+        run = _Run(session, pool, provider, propagation_timeout, propagation_interval,
+                   deadline_seconds, answer_margin, phase or (lambda _: None),
+                   journal or (lambda _: None), waiting)
         try:
-            if records:
-                say("present")
-                note(records)
-                failures = provider.present(records)
-                for issue, reason in _failed_issues(ordered, failures):
-                    issue.error = f"publishing its challenge record failed: {reason}"
-                # Refused batches left nothing in DNS: nothing to clean up or journal.
-                refused = {r for f in failures if f.refused for r in f.records}
-                in_dns = [r for r in records if r not in refused]
-                published = [r for i in ordered if i.error is None for r in i.records]
-                if propagation_timeout > 0 and published:  # 0: the check is turned off
-                    say("propagate")
-                    wait_for_propagation(published, propagation_timeout, propagation_interval,
-                                         waiting)
-            say("validate")
+            _authorize(run, list(issues))
+            lost = [i for i in issues if i.lost and not i.reordered]
+            if lost:
+                run.say("reorder")
+                for issue in lost:
+                    issue.restart()
+                _authorize(run, lost)
+            run.say("finalize")
             deadline = time.monotonic() + deadline_seconds
-            list(pool.map(lambda i: _guard(i, lambda: _answer(session, i)),
-                          [i for i in ordered if i.error is None]))
-            _rounds(pool, [i for i in ordered if i.error is None],
-                    lambda i: _authorized(session, i), deadline, "authorizations")
-            say("finalize")
-            ready = [i for i in ordered if i.error is None]
+            ready = [i for i in issues if i.error is None and i.order is not None]
             list(pool.map(lambda i: _guard(i, lambda: _finalize(session, i)), ready))
             _rounds(pool, [i for i in ready if i.error is None],
                     lambda i: _issued(session, i), deadline, "the certificate")
         except Exception as exc:  # a shared phase failed: every domain in it failed with it
-            for issue in ordered:
-                issue.error = issue.error or f"{exc.__class__.__name__}: {exc}"
+            for issue in issues:
+                if issue.order is not None:
+                    issue.error = issue.error or f"{exc.__class__.__name__}: {exc}"
         finally:
-            if records:
-                say("cleanup")
-                try:
-                    failures = provider.cleanup(in_dns) if in_dns else []
-                except Exception as exc:
-                    failures = [Failure.of(in_dns, exc)]
-                # What could not be removed stays in the journal: the next run removes it.
-                left = failed_records(failures)
-                note([r for r in in_dns if r in left])
-                for issue, reason in _failed_issues(ordered, failures):
-                    issue.cleanup_error = reason
+            _cleanup(run, issues)
+
+
+def _authorize(run: _Run, batch: list[Issue]) -> None:
+    """Order, present, wait for propagation, answer and poll until authorized: one round."""
+    run.say("order")
+    list(run.pool.map(lambda i: _guard(i, lambda: _order(run.session, i)), batch))
+    ordered = [i for i in batch if i.error is None]
+    records = [r for i in ordered for r in i.records]
+    if records:
+        run.say("present")
+        run.presented.extend(records)
+        run.note(list(run.presented))
+        failures = run.provider.present(records)
+        for issue, reason in _failed_issues(ordered, failures):
+            issue.error = f"publishing its challenge record failed: {reason}"
+        # Refused batches left nothing in DNS: nothing to clean up or journal.
+        refused = {r for f in failures if f.refused for r in f.records}
+        run.presented[:] = [r for r in run.presented if r not in refused]
+        published = [r for i in ordered if i.error is None for r in i.records]
+        if run.propagation_timeout > 0 and published:  # 0: the check is turned off
+            run.say("propagate")
+            _propagate(run, [i for i in ordered if i.error is None], published)
+    run.say("validate")
+    deadline = time.monotonic() + run.deadline_seconds
+    answering = [i for i in ordered if i.error is None]
+    list(run.pool.map(lambda i: _guard(i, lambda: _answer(run.session, i)), answering))
+    _rounds(run.pool, [i for i in answering if i.error is None],
+            lambda i: _authorized(run.session, i), deadline, "authorizations")
+
+
+def _propagate(run: _Run, ordered: list[Issue], records: list[ChallengeRecord]) -> None:
+    """One wait for every record, but never past the first pending authorization's expiry
+    (less the margin): then answer anyway. An unanswered authorization is lost for sure; an
+    answered one validates when the CA's resolvers see the record, as the primary serves it."""
+    answer_by = authorizations.answer_deadline((i.order for i in ordered), run.answer_margin)
+    budget = run.propagation_timeout
+    if answer_by is not None:
+        budget = min(budget, max(0.0, (answer_by - dt.datetime.now(dt.UTC)).total_seconds()))
+    try:
+        wait_for_propagation(records, budget, run.propagation_interval,
+                             run.waiting)
+    except PropagationTimeout as exc:
+        if answer_by is None or budget >= run.propagation_timeout:
+            raise
+        missing = {r.identifier for r in exc.missing}
+        for issue in ordered:
+            if missing & set(issue.names):
+                issue.warnings.append(
+                    f"answered before every nameserver served the challenge record: the "
+                    f"authorizations must be answered by {answer_by:%H:%M:%S}Z ({exc})")
+
+
+def _cleanup(run: _Run, issues: Sequence[Issue]) -> None:
+    """Remove every record this run published, in every round; what could not be removed
+    stays in the journal for the next run."""
+    if not run.presented:
+        return
+    run.say("cleanup")
+    in_dns = list(run.presented)
+    try:
+        failures = run.provider.cleanup(in_dns)
+    except Exception as exc:
+        failures = [Failure.of(in_dns, exc)]
+    left = failed_records(failures)
+    run.note([r for r in in_dns if r in left])
+    for issue, reason in _failed_issues(issues, failures):
+        issue.cleanup_error = reason
 
 
 def _failed_issues(issues: Sequence[Issue],
@@ -212,6 +289,9 @@ def _failed_issues(issues: Sequence[Issue],
 def _guard(issue: Issue, step: Callable[[], None]) -> None:
     try:
         step()
+    except AuthorizationLost as exc:
+        issue.lost = str(exc)
+        issue.error = f"{exc}{' (after ordering again)' if issue.reordered else ''}"
     except errors.ValidationError as exc:
         issue.error = "; ".join(_authz_problem(a) for a in exc.failed_authzrs)
         issue.failed_names = [a.body.identifier.value for a in exc.failed_authzrs]
@@ -287,19 +367,48 @@ def _guard_done(issue: Issue, done: Callable[[Issue], bool]) -> bool:
 
 
 def _answer(session: AcmeSession, issue: Issue) -> None:
+    assert issue.order is not None
     acme = session.client()
-    for challb, _ in issue.challenges:
-        acme.answer_challenge(challb, challb.chall.response(session.account.key))
-    for challb in issue.persisted:
-        acme.answer_challenge(challb, challb.chall.response())
+    now = dt.datetime.now(dt.UTC)
+    pending = {a.body.identifier.value: a for a in issue.order.authorizations}
+    for challb, record in issue.challenges:
+        authzr = pending.get(record.identifier.removeprefix("*."))
+        late = authorizations.lost_before_answer(authzr, now) if authzr else None
+        if late:
+            raise AuthorizationLost(late)
+        try:
+            acme.answer_challenge(challb, challb.chall.response(session.account.key))
+        except (messages.Error, errors.ClientError) as exc:
+            lost = authorizations.lost_in_error(exc, record.identifier)
+            if lost is None:
+                raise
+            raise AuthorizationLost(lost) from None
+    for persisted in issue.persisted:
+        acme.answer_challenge(persisted, persisted.chall.response())
+
+
+def _poll(acme: BatchClient, authzr: messages.AuthorizationResource,
+          ) -> messages.AuthorizationResource:
+    if authzr.body.status == messages.STATUS_VALID:
+        return authzr
+    try:
+        fresh: messages.AuthorizationResource = acme.poll(authzr)[0]
+    except (messages.Error, errors.ClientError) as exc:
+        lost = authorizations.lost_in_error(exc, authzr.body.identifier.value)
+        if lost is None:
+            raise
+        raise AuthorizationLost(lost) from None
+    lost = authorizations.lost_in_poll(fresh, dt.datetime.now(dt.UTC))
+    if lost is not None:
+        raise AuthorizationLost(lost)
+    return fresh
 
 
 def _authorized(session: AcmeSession, issue: Issue) -> bool:
     """One look at the order's authorizations: True when all are valid."""
     assert issue.order is not None
     acme = session.client()
-    fresh = [authzr if authzr.body.status == messages.STATUS_VALID else acme.poll(authzr)[0]
-             for authzr in issue.order.authorizations]
+    fresh = [_poll(acme, authzr) for authzr in issue.order.authorizations]
     issue.order = issue.order.update(authorizations=fresh)
     failed = [a for a in fresh if a.body.status == messages.STATUS_INVALID]
     if failed:

@@ -26,6 +26,7 @@ from acme_renewer.budget_phase import RunBudget
 from acme_renewer.challenge import ChallengeRecord, DnsProvider, Failure, by_zone, failed_records
 from acme_renewer.decide import LiveCertificate, decide, decide_adopted
 from acme_renewer.issuance import AcmeSession, Issue, KeyType, issue_all
+from acme_renewer.profiles import check_offered, cnless_warning
 from acme_renewer.state import RenewerState, StoredCertificate
 from linkshortening.certs.preflight import certificate_names, check_tls_cert, is_ready
 from linkshortening.certs.served import ServedCertificateError, fetch_served
@@ -162,6 +163,8 @@ def renew_stack(stack: Stack, specs: Sequence[DomainSpec], state: RenewerState,
             _read_served(foreign, options.workers)
         session, unreachable = (_open(open_account, options.dry_run, note) if acme_work
                                 else (None, None))
+        if session is not None:
+            check_offered(stack, session)  # a profile the CA lacks: one error for the run
         if unreachable:  # judged by the lifetime rule alone; only due domains need the CA
             say("acme", None, unreachable)
         due = [w for w in acme_work if _decide(stack, state, session, w, now, options)]
@@ -179,7 +182,7 @@ def renew_stack(stack: Stack, specs: Sequence[DomainSpec], state: RenewerState,
             _issue(stack, state, session, dns, issuing, options, say, kept, waiting)
         budget.record(issuing, note)  # orders, failures, rateLimited: into the ledger
         due = [w for w in due if w.outcome.status != "deferred"]
-        _bundle(state, due, dt.datetime.now(dt.UTC))  # after issuance: new notBefore
+        _bundle(stack, state, due, dt.datetime.now(dt.UTC))  # after issuance: new notBefore
         _upload_and_wait(api, [w for w in due if w.tls_cert], options, say, waiting)
         for item in work:
             if item.outcome.status == "failed":
@@ -339,7 +342,7 @@ def _decide(stack: Stack, state: RenewerState, session: AcmeSession | None, item
         ari_time = _ari_time(state, session, item.stored, spec.fqdn, now, options.dry_run)
     item.ari_time = ari_time
     decision = decide(spec.names, stack.acme.key_type, item.stored, now, live_expires,
-                      stack.acme.renew_fraction, ari_time, options.force)
+                      stack.acme.renew_fraction, ari_time, options.force, stack.acme.profile)
     if decision.warning:
         item.outcome.warnings.append(decision.warning)
     item.outcome.detail = decision.reason
@@ -388,6 +391,7 @@ def _issue(stack: Stack, state: RenewerState, session: AcmeSession, dns: DnsProv
     for item in items:
         assert item.issue is not None
         item.outcome.warnings += item.issue.notes  # dns-persist-01 fell back to dns-01
+        item.outcome.warnings.extend(item.issue.warnings)  # answered early, ordered again
         if item.issue.cleanup_error:
             item.outcome.warnings.append(f"challenge records were not removed "
                                          f"({item.issue.cleanup_error}); the next run "
@@ -396,7 +400,7 @@ def _issue(stack: Stack, state: RenewerState, session: AcmeSession, dns: DnsProv
             _fail(item, f"issuance failed: {item.issue.error}")
 
 
-def _bundle(state: RenewerState, items: list[_Work], now: dt.datetime) -> None:
+def _bundle(stack: Stack, state: RenewerState, items: list[_Work], now: dt.datetime) -> None:
     """TlsCert for each domain, refused here if Twilio would refuse it."""
     for item in items:
         if item.outcome.status == "failed":
@@ -421,11 +425,15 @@ def _bundle(state: RenewerState, items: list[_Work], now: dt.datetime) -> None:
         item.tls_cert = tls_cert
         item.not_after = certs[0].not_valid_after_utc
         if not item.reupload:
+            profile = item.issue.profile if item.issue else None
+            first = cnless_warning(stack, item.spec.fqdn, fullchain, profile, item.stored)
+            if first:
+                item.outcome.warnings.append(first)
             # Stored before upload: a failed upload is retried next run without a new order.
             state.save_certificate(item.spec.fqdn, StoredCertificate(
                 item.spec.names, item.issue.key_type if item.issue else "",
                 fullchain, certs[0].not_valid_before_utc.isoformat(),
-                item.not_after.isoformat()), key_pem)
+                item.not_after.isoformat(), profile or ""), key_pem)
 
 
 def _upload_and_wait(api: LinkShorteningApi, items: list[_Work], options: RenewOptions,

@@ -257,6 +257,8 @@ class StoredCertificate:
     fullchain_pem: str
     not_before: str  # ISO 8601, UTC
     not_after: str
+    # The ACME profile it was ordered with ("": none); None: stored before lsctl kept it.
+    profile: str | None = None
 
 
 class RenewerState:

@@ -21,6 +21,9 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("bench.route53_calls", []),
     ("bench.drift_dns", []),
     ("bench.fleet", []),
+    ("bench.writes_per_year", []),
+    ("bench.cert_chain", []),
+    ("bench.fleet_renewal", []),
 ]
 
 

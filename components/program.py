@@ -4,6 +4,7 @@ could not work."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from linkshortening.stack.managed_records import persist_managed
 from linkshortening.stack.model import DomainSpec, Stack
 from linkshortening.stack.parse import NAMESPACE
 from linkshortening.stack.persist_record import CHALLENGE, persist_account, uses_persist
+from linkshortening.stack.profiles import renewal_problems
 from linkshortening.stack.s3_url import split_s3_url
 from linkshortening.stack.state_location import (
     default_prefix,
@@ -118,6 +120,8 @@ def _renewal(stack: Stack, credentials: Credentials, zones: dict[str, LinkShorte
     if not stack.renewal.enabled or not acme:
         return None  # renewed elsewhere (lsctl renew from cron/CI), or Twilio-managed only
     prefix = _check_renewable(stack, acme, project_dir)
+    for problem in renewal_problems(stack, dt.datetime.now(dt.UTC)):
+        raise config_error(problem)  # a schedule too slow, an alarm too early for the profile
     # DNS-PERSIST-01 domains are renewed without a DNS write: no challenge records, so no
     # Route53 permission at all when every domain of the stack uses it.
     route53 = [d for d in acme if _in_route53(d) and d.challenge != CHALLENGE]

@@ -3,6 +3,7 @@ least-privilege roles, log group, and alarms to an SNS topic."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import pulumi
@@ -11,6 +12,7 @@ import pulumi_aws as aws
 from components import iam
 from components.lambda_archive import HANDLER
 from linkshortening.stack.model import Stack
+from linkshortening.stack.profiles import renewal_plan
 from linkshortening.stack.s3_url import S3Location
 
 METRIC_NAMESPACE = "lsctl"
@@ -44,13 +46,15 @@ class RenewalInputs:
 
 
 class RenewalSchedule(pulumi.ComponentResource):
-    """Twice a day (flexibly, as Let's Encrypt asks), `lsctl renew` for the whole stack."""
+    """`lsctl renew` for the whole stack, as often as its profile's lifetime needs (twice a
+    day for 45 days and more, every 4 hours for shortlived), flexibly, as Let's Encrypt asks."""
 
     def __init__(self, name: str, stack: Stack, inputs: RenewalInputs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("lsctl:index:RenewalSchedule", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         settings = stack.renewal
+        self.plan = renewal_plan(stack, dt.datetime.now(dt.UTC))
         function_name = f"lsctl-renew-{stack.name}"
 
         self.twilio_secret, self.twilio_secret_version = self._secret(
@@ -111,7 +115,7 @@ class RenewalSchedule(pulumi.ComponentResource):
         aws.iam.RolePolicy(f"{name}-scheduler-policy", role=self.scheduler_role.id,
                            policy=self.function.arn.apply(iam.scheduler_policy), opts=child)
         self.schedule = aws.scheduler.Schedule(
-            f"{name}-schedule", schedule_expression=settings.schedule, group_name=SCHEDULE_GROUP,
+            f"{name}-schedule", schedule_expression=self.plan.schedule, group_name=SCHEDULE_GROUP,
             flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(
                 mode="FLEXIBLE", maximum_window_in_minutes=settings.flexible_window_minutes),
             target=aws.scheduler.ScheduleTargetArgs(arn=self.function.arn,
@@ -182,11 +186,12 @@ class RenewalSchedule(pulumi.ComponentResource):
         self.expiry_alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-expiry", namespace=METRIC_NAMESPACE, metric_name="DaysToExpiry",
             dimensions={"Stack": stack.name}, statistic="Minimum", period=86400,
-            evaluation_periods=1, threshold=settings.alarm_days,
+            evaluation_periods=1, threshold=self.plan.alarm_days,
             comparison_operator="LessThanThreshold",
             # No data for a day means the renewer stopped reporting: worth an alarm too.
             treat_missing_data="breaching", alarm_actions=[self.topic.arn],
             alarm_description=f"a live Link Shortening certificate of stack {stack.name} "
-                              f"expires within {settings.alarm_days} days (what Twilio's "
-                              "30131 warns of), or the renewer stopped reporting",
+                              f"expires within {self.plan.alarm_days:g} days (half the "
+                              f"renewal margin of its {self.plan.profile} profile), or the "
+                              "renewer stopped reporting",
             opts=child)

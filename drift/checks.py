@@ -10,9 +10,11 @@ from typing import Literal
 
 from drift import caa, persist
 from drift.facts import DomainFacts, ServerAnswers, StackFacts
+from drift.renewal_due import Lifetime, lifetime
 from linkshortening.certs.preflight import covers
 from linkshortening.common.names import normalize
 from linkshortening.dns.reply import RecordSet
+from linkshortening.stack.profiles import describe
 from linkshortening.stack.records import Record, desired_records
 from linkshortening.stack.targets import TwilioTargets
 from linkshortening.twilio.codes import lookup
@@ -22,7 +24,13 @@ Severity = Literal["error", "warning"]
 CHECKS = ("records", "nameservers", "ttl", "route53", "twilio-dns", "twilio-config",
           "twilio-certificate", "served-certificate", "challenge", "caa", "persist")
 STACK_CHECKS = ("twilio-target",)  # about the stack, not one domain (domain "*")
-WARN_DAYS, ERROR_DAYS = 30, 7  # Twilio warns (30131) at 30 days
+# Expiry is judged on the certificate's own lifetime (issue 17): the renewer renews with 1/3
+# left (renewWhenLifetimeLeft), so a quarter left means runs failed for a twelfth of the
+# lifetime (7.5 days of 90, 13 hours of 160); a tenth left is an error.
+WARN_LEFT, ERROR_LEFT = 1 / 4, 1 / 10
+# Only when no lifetime is known (not an acme domain and port 443 not read): Twilio's own
+# 30131 warning window, a Twilio-side fact that says nothing about lifetimes.
+WARN_DAYS, ERROR_DAYS = 30, 7
 CA = "letsencrypt.org"
 
 
@@ -53,19 +61,24 @@ class Finding:
 
 
 def judge(facts: StackFacts, targets: TwilioTargets,
-          declared: persist.Declared | None = None) -> list[Finding]:
+          declared: persist.Declared | None = None,
+          expected_lifetime: dt.timedelta | None = None) -> list[Finding]:
     """Every finding for every domain, then the stack-wide ones; `declared`: the stack's
-    DNS-PERSIST-01 records (drift.persist.declared), if any."""
+    DNS-PERSIST-01 records (drift.persist.declared), if any; `expected_lifetime`: the declared
+    profile's, for acme certificates whose own lifetime could not be read."""
     found = [f for domain in facts.domains
-             for f in judge_domain(domain, targets, facts.checked_at, declared)]
+             for f in judge_domain(domain, targets, facts.checked_at, declared,
+                                   expected_lifetime)]
     return found + list(_published_ips(facts, targets))
 
 
 def judge_domain(facts: DomainFacts, targets: TwilioTargets, now: dt.datetime,
-                 declared: persist.Declared | None = None) -> list[Finding]:
+                 declared: persist.Declared | None = None,
+                 expected_lifetime: dt.timedelta | None = None) -> list[Finding]:
     (record,) = desired_records(facts.spec, targets)
+    live = lifetime(facts, expected_lifetime)
     return [*_records(facts, record), *_nameservers(facts), *_ttl(facts, record),
-            *_route53(facts, record), *_twilio(facts, now), *_served(facts, now),
+            *_route53(facts, record), *_twilio(facts, now, live), *_served(facts, now),
             *_challenge(facts), *_caa(facts), *_delegation(facts),
             *persist.check(facts, declared, now, _finding)]
 
@@ -216,7 +229,7 @@ def _route53(facts: DomainFacts, record: Record) -> Iterator[Finding]:
 # --- Twilio --------------------------------------------------------------------------------
 
 
-def _twilio(facts: DomainFacts, now: dt.datetime) -> Iterator[Finding]:
+def _twilio(facts: DomainFacts, now: dt.datetime, live: Lifetime | None) -> Iterator[Finding]:
     twilio, spec = facts.twilio, facts.spec
     if twilio is None:
         return
@@ -250,10 +263,11 @@ def _twilio(facts: DomainFacts, now: dt.datetime) -> Iterator[Finding]:
                            f"{service} uses {spec.domain_sid}",
                            f"{service} uses {domain or 'no domain'}",
                            "Twilio Messaging Service")
-    yield from _twilio_certificate(facts, now)
+    yield from _twilio_certificate(facts, now, live)
 
 
-def _twilio_certificate(facts: DomainFacts, now: dt.datetime) -> Iterator[Finding]:
+def _twilio_certificate(facts: DomainFacts, now: dt.datetime,
+                        live: Lifetime | None) -> Iterator[Finding]:
     twilio = facts.twilio
     assert twilio is not None
     where = "Twilio certificate"
@@ -264,22 +278,33 @@ def _twilio_certificate(facts: DomainFacts, now: dt.datetime) -> Iterator[Findin
                        + (f": {twilio.validation_reason}" if twilio.validation_reason else ""),
                        where)
     if twilio.certificate_expires is not None:
-        yield from _expiry(facts, "twilio-certificate", twilio.certificate_expires, now, where)
+        yield from _expiry(facts, "twilio-certificate", twilio.certificate_expires, now, where,
+                           live)
     elif facts.spec.certificate != "managed" and twilio.validation_status is None:
         yield _finding(facts, "twilio-no-certificate", "error", "twilio-certificate",
                        "a current certificate", "none uploaded", where)
 
 
 def _expiry(facts: DomainFacts, check: str, not_after: dt.datetime, now: dt.datetime,
-            where: str) -> Iterator[Finding]:
+            where: str, live: Lifetime | None) -> Iterator[Finding]:
     days = (not_after - now).total_seconds() / 86400
-    if days > WARN_DAYS:
-        return
-    actual = f"expires {not_after:%Y-%m-%d %H:%M} UTC, in {days:.0f} days" if days > 0 \
+    if live is not None:
+        left = (not_after - now) / live.span
+        if left > WARN_LEFT:
+            return
+        severity: Severity = "error" if left <= ERROR_LEFT else "warning"
+        wanted = (f"more than {WARN_LEFT:.0%} of its {describe(live.span)} lifetime left "
+                  f"({live.span * WARN_LEFT / dt.timedelta(days=1):.1f} days)")
+    else:
+        if days > WARN_DAYS:
+            return
+        severity = "error" if days <= ERROR_DAYS else "warning"
+        wanted = f"more than {WARN_DAYS} days left"
+    left_text = f"{days:.0f} days" if days >= 2 else f"{days * 24:.0f} hours"
+    actual = f"expires {not_after:%Y-%m-%d %H:%M} UTC, in {left_text}" if days > 0 \
         else f"expired {not_after:%Y-%m-%d %H:%M} UTC"
-    severity: Severity = "error" if days <= ERROR_DAYS else "warning"
     yield _finding(facts, f"{check}-expiring", severity, check,
-                   f"more than {WARN_DAYS} days left", actual, where)
+                   wanted, actual, where)
 
 
 # --- the served certificate ----------------------------------------------------------------
@@ -294,7 +319,9 @@ def _served(facts: DomainFacts, now: dt.datetime) -> Iterator[Finding]:
         yield _finding(facts, "served-certificate-wrong-name", "error", "served-certificate",
                        f"a certificate for {facts.spec.fqdn}",
                        "names: " + (", ".join(served.names) or "none"), where)
-    yield from _expiry(facts, "served-certificate", served.not_after, now, where)
+    own = (Lifetime(served.not_before, served.not_after, measured=True)
+           if served.not_before is not None else None)
+    yield from _expiry(facts, "served-certificate", served.not_after, now, where, own)
 
 
 # --- the stack -----------------------------------------------------------------------------

@@ -57,8 +57,10 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from drift import certificates, ignore, persist, probes, reports, verdict
+    from drift.renewal_due import renewal_due
     from linkshortening.common.files import check_output_path
     from linkshortening.stack.load import load_stack
+    from linkshortening.stack.profiles import profile
 
     targets = output_targets(args, "text", EXTENSIONS)
     for target in targets:
@@ -71,9 +73,14 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     with _progress(f"checking {len(specs)} domain(s) of stack {stack.name}"):
         facts = probes.gather(stack, specs, skip=args.skip)
-    report = reports.build(stack.name, facts, verdict.findings(stack, facts, declared),
+    # Expiry and the next renewal are judged on each certificate's own lifetime; the
+    # profile's stands in where port 443 was not read.
+    expected = profile(stack.acme.profile).lifetime(facts.checked_at)
+    renewals = tuple(due for domain in facts.domains
+                     if (due := renewal_due(domain, stack.acme.renew_fraction, expected)))
+    report = reports.build(stack.name, facts, verdict.findings(stack, facts, declared, expected),
                            args.skip, args.fail_on, time.monotonic() - started,
-                           certificates.statuses(facts, stack.acme.renew_fraction))
+                           certificates.statuses(facts, stack.acme.renew_fraction), renewals)
     for target in targets:
         _write(report, target.format, target.path)
     return report.exit_code

@@ -99,7 +99,7 @@ class ServedCertificate:
     names: tuple[str, ...]
     not_after: dt.datetime
     endpoint: str  # where it was served: "link.example.com:443" or the override
-    not_before: dt.datetime | None = None  # its lifetime's start: when to renew it
+    not_before: dt.datetime | None = None  # with not_after: the certificate's own lifetime
 
 
 @dataclass(frozen=True)

@@ -45,3 +45,29 @@ def test_twilio_is_the_truth_about_what_is_live() -> None:
     decision = decide(("a.test",), "ecdsa-p256", STORED, START + dt.timedelta(days=35),
                       twilio_expires=live)
     assert decision.due and decision.warning and "Twilio serves" in decision.warning
+
+
+def test_the_profile_is_kept_across_renewals() -> None:
+    # Issue 17: the profile is stored with the certificate; changing it renews, like keyType.
+    now = START + dt.timedelta(days=1)
+    tlsserver = StoredCertificate(("a.test",), "ecdsa-p256", "pem", START.isoformat(),
+                                  END.isoformat(), "tlsserver")
+    assert not decide(("a.test",), "ecdsa-p256", tlsserver, now, profile="tlsserver").due
+    changed = decide(("a.test",), "ecdsa-p256", tlsserver, now, profile="shortlived")
+    assert changed.due and changed.reason == "profile changed (tlsserver -> shortlived)"
+    assert decide(("a.test",), "ecdsa-p256", tlsserver, now).reason == \
+        "profile changed (tlsserver -> none)"
+    # Stored by an lsctl that did not keep the profile: unknown, so no mass renewal.
+    assert not decide(("a.test",), "ecdsa-p256", STORED, now, profile="tlsserver").due
+
+
+def test_timing_follows_each_certificates_own_lifetime() -> None:
+    # No 90-day assumption: a 160-hour certificate is due with 53 hours left, a 45-day one
+    # with 15 days left, a 64-day one with 21.3 days left.
+    for lifetime in (dt.timedelta(hours=160), dt.timedelta(days=45), dt.timedelta(days=64)):
+        stored = StoredCertificate(("a.test",), "ecdsa-p256", "pem", START.isoformat(),
+                                   (START + lifetime).isoformat(), "")
+        due_at = START + lifetime * 2 / 3
+        minute = dt.timedelta(minutes=1)
+        assert not decide(("a.test",), "ecdsa-p256", stored, due_at - minute).due
+        assert decide(("a.test",), "ecdsa-p256", stored, due_at + minute).due

@@ -264,3 +264,54 @@ def test_an_external_certificate_is_watched_with_the_upload_fix() -> None:
                         Stack("prod", "s.yaml", (external,)))
     assert missing.code == "twilio-no-certificate" and missing.command == upload
     assert missing.expected == "a current certificate"
+
+
+@pytest.mark.parametrize(("lifetime", "left", "severity"), [
+    (dt.timedelta(hours=160), dt.timedelta(hours=50), None),  # 31% left: 2 days, not an error
+    (dt.timedelta(hours=160), dt.timedelta(hours=30), "warning"),  # under a quarter
+    (dt.timedelta(hours=160), dt.timedelta(hours=10), "error"),  # under a tenth
+    (dt.timedelta(days=45), dt.timedelta(days=20), None),  # not Twilio's 30 days: fine
+    (dt.timedelta(days=45), dt.timedelta(days=11), "warning"),
+    (dt.timedelta(days=90), dt.timedelta(days=25), None),
+    (dt.timedelta(days=90), dt.timedelta(days=8), "error"),
+])
+def test_expiry_is_judged_on_the_certificates_own_lifetime(
+        lifetime: dt.timedelta, left: dt.timedelta, severity: str | None) -> None:
+    # Issue 17: 30 days is nonsense for a 160-hour certificate; a quarter of its lifetime
+    # left is a warning, a tenth an error, on port 443 and on Twilio's side alike.
+    expires = NOW + left
+    served = ServedCertificate(("example.com",), expires, "x:443", expires - lifetime)
+    findings = found(facts(ROOT, twilio=twilio(certificate_expires=expires), served=served))
+    expected = [("twilio-certificate-expiring", severity),
+                ("served-certificate-expiring", severity)] if severity else []
+    assert [(f.code, f.severity) for f in findings] == expected
+    if severity:
+        assert "lifetime left" in findings[0].expected
+
+
+def test_without_port_443_the_profiles_lifetime_judges_twilios_expiry() -> None:
+    expires = NOW + dt.timedelta(days=20)
+    domain = facts(ROOT, twilio=twilio(certificate_expires=expires))
+    assert judge_domain(domain, TwilioTargets(), NOW, expected_lifetime=dt.timedelta(days=45)) == []
+    (old_rule,) = judge_domain(domain, TwilioTargets(), NOW)  # no lifetime known: 30131's
+    assert (old_rule.code, old_rule.expected) == ("twilio-certificate-expiring",
+                                                  "more than 30 days left")
+
+
+def test_the_next_renewal_and_why() -> None:
+    from drift.renewal_due import renewal_due
+
+    start = NOW - dt.timedelta(days=10)
+    served = ServedCertificate(("example.com",), start + dt.timedelta(days=45), "x:443", start)
+    due = renewal_due(facts(ROOT, served=served), 1 / 3, None)
+    assert due is not None and due.due == start + dt.timedelta(days=30)
+    assert due.text(NOW) == ("next renewal ~2026-12-17 00:00 UTC (1/3 of a 45-day lifetime "
+                             "left; earlier if the CA's ARI window says so)")
+    # Twilio's expiry and the profile's lifetime, when port 443 was not read.
+    expires = NOW + dt.timedelta(hours=100)
+    guess = renewal_due(facts(ROOT, twilio=twilio(certificate_expires=expires)), 0.25,
+                        dt.timedelta(hours=160))
+    assert guess is not None and guess.due == expires - dt.timedelta(hours=40)
+    assert guess.why == "1/4 of a 160-hour lifetime (the profile's) left"
+    external = DomainSpec("example.com", "example.com", SID, certificate="external")
+    assert renewal_due(facts(external, served=served), 1 / 3, None) is None

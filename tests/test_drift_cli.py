@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import secrets
 import subprocess
 import textwrap
@@ -37,9 +38,8 @@ ALL_ZONES_ROOTS = ("clean.test", "r4.test", "rm.test", "raaaa.test", "caa.test",
 DEAD_ZONE = "dead.test"
 ZONES = ("drift.test", *ALL_ZONES_ROOTS, DEAD_ZONE)
 # The certificate the edge serves for a domain without one is the sandbox's own listener
-# certificate: it covers no domain and lives 30 days.
-NO_CERT = {"twilio-no-certificate", "served-certificate-wrong-name",
-           "served-certificate-expiring"}
+# certificate: it covers no domain (and, fresh, has most of its 30-day lifetime left).
+NO_CERT = {"twilio-no-certificate", "served-certificate-wrong-name"}
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,9 @@ CASES: dict[str, Case] = {
     "txt.drift.test": Case({"CNAME": (CNAME_TARGET,)}, {"challenge-leftover"}),
     "exp.drift.test": Case({"CNAME": (CNAME_TARGET,)},
                            {"twilio-certificate-expiring", "served-certificate-expiring"}),
+    # Issue 17: a tlsserver-like certificate, 45 days and no Common Name, 25 days left:
+    # clean (names from the SAN; 30 days is not a warning for a 45-day lifetime).
+    "cnless.drift.test": Case({"CNAME": (CNAME_TARGET,)}, set()),
 }
 
 
@@ -142,10 +145,15 @@ def _upload_certificates(state: SandboxState, sids: dict[str, str]) -> None:
     now = dt.datetime.now(dt.UTC)
     uploaded = [sid for name, sid in sids.items() if name != "nocert.test"]
     for name, sid in sids.items():
-        if name != "nocert.test":
+        if name == "cnless.drift.test":
+            api.upload_certificate(sid, make_chain(
+                (name,), not_before=now - dt.timedelta(days=20),
+                not_after=now + dt.timedelta(days=25), common_name="").tls_cert)
+        elif name != "nocert.test":
+            # exp: 10 days of a 90-day lifetime left (under a quarter: a warning)
             days = 10 if name == "exp.drift.test" else 80
-            api.upload_certificate(sid, make_chain((name,), not_after=now + dt.timedelta(
-                days=days)).tls_cert)
+            api.upload_certificate(sid, make_chain((name,), not_before=now + dt.timedelta(
+                days=days - 90), not_after=now + dt.timedelta(days=days)).tls_cert)
     results = api.wait_for_validation(uploaded, timeout=30, poll_interval=0.1)
     assert all(r.ok for r in results), results
 
@@ -196,7 +204,10 @@ def test_each_case_gives_exactly_its_findings(drift: Drift) -> None:
     for finding in report["findings"]:
         found[finding["domain"]].add(finding["code"])
     assert found == {name: case.findings for name, case in CASES.items()}
-    assert report["summary"]["clean"] == 3  # clean.test, r53ok.test, go.drift.test
+    assert report["summary"]["clean"] == 4  # clean, r53ok, go.drift, cnless.drift
+    renewals = {r["domain"]: r for r in report["renewals"]}
+    assert renewals["cnless.drift.test"]["why"] == "1/3 of a 45-day lifetime left"
+    assert "nocert.test" not in renewals  # the edge's own certificate is not Twilio's
 
 
 def test_findings_say_what_where(drift: Drift, world: World) -> None:
@@ -263,6 +274,11 @@ def test_markdown_and_text(drift: Drift, tmp_path: Path) -> None:
                          "--format", "json", "--output", str(tmp_path / "drift.json"))
     assert code == 1
     assert "lsctl drift --stack drift: drift" in out and "a-extra-ip" in out
+    # When each certificate falls due and why (issue 17), the soonest first, ten at most.
+    assert "exp.drift.test: due since " in out and "(1/3 of a 90-day lifetime left" in out
+    assert re.search(r"cnless\.drift\.test: next renewal ~\S+ \S+ UTC \(1/3 of a 45-day "
+                     r"lifetime left; earlier if the CA's ARI window says so\)", out)
+    assert re.search(r"\.\.\. and \d+ more renewals", out)
     assert "\x1b[" not in out  # no colours where there is no terminal
     markdown = summary.read_text()
     assert markdown.startswith("<!-- lsctl-drift -->\n## lsctl drift: stack `drift`: DRIFT")

@@ -522,6 +522,38 @@ def test_schedule_alarms_and_function() -> None:
     assert {s["name"] for s in secrets.values()} == {"lsctl-renewer/t/twilio"}
 
 
+@pytest.mark.parametrize(("profile", "schedule", "threshold"), [
+    ("shortlived", "rate(4 hours)", 1.1),  # 160 h, due with 53 h left: runs every 4 hours
+    ("tlsserver", "rate(12 hours)", 7.5),  # 45 days, due with 15 days left
+])
+def test_schedule_and_alarm_follow_the_profile(profile: str, schedule: str,
+                                               threshold: float) -> None:
+    # Issue 17: the schedule and the expiry alarm come from the profile's lifetime, never
+    # from a 90-day assumption (a 21-day alarm would fire before every 45-day renewal).
+    config = renewal_stack()
+    config["acme"] = {**SECRETS_MANAGER, "profile": profile}
+    run = run_program(config)
+    assert run.mocks.of_type("scheduler/schedule:Schedule")["renewal-schedule"][
+        "scheduleExpression"] == schedule
+    expiry = run.mocks.of_type("cloudwatch/metricAlarm:MetricAlarm")["renewal-expiry"]
+    assert expiry["threshold"] == threshold
+    assert profile in expiry["alarmDescription"]
+
+
+@pytest.mark.parametrize(("renewal", "message"), [
+    ({"schedule": "rate(12 hours)"}, r"lsctl:renewal\.schedule: rate\(12 hours\) runs fewer "
+     r"than 6 times in the 53 hours a certificate is due \(profile shortlived issues 160-hour "
+     r"certificates\)\. Fix: run at least every 8 hours"),
+    ({"alarmDays": 3}, r"lsctl:renewal\.alarmDays: 3 days is not below the 53 hours left"),
+])
+def test_a_schedule_or_alarm_wrong_for_the_profile_is_refused(renewal: dict[str, Any],
+                                                              message: str) -> None:
+    config = renewal_stack(**renewal)
+    config["acme"] = {**SECRETS_MANAGER, "profile": "shortlived"}
+    with pytest.raises(pulumi.RunError, match=message):
+        run_program(config)
+
+
 def test_no_reservation_where_the_account_has_none_to_give() -> None:
     run = run_program(renewal_stack(reserveConcurrency=False))
     function = run.mocks.of_type("lambda/function:Function")["renewal-function"]

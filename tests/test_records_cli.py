@@ -243,3 +243,25 @@ def test_records_warns_when_renew_would_refuse_the_terms(tmp_path: Path, acme: s
                             text=True, check=False)
     assert result.returncode == 0 and "go.example.com." in result.stdout  # the pipe stays clean
     assert ("agreeTos is not true" in result.stderr) is warned
+
+
+def test_the_profile_its_lifetime_and_the_renewal_rule_are_shown(tmp_path: Path) -> None:
+    # Issue 17: per stack, which certificates lsctl renews, their lifetime, when they fall
+    # due and how often the renewer runs; in zone and nsupdate output as a `;` comment.
+    path = stack_file(tmp_path, acme={"profile": "shortlived"})
+    result = records("--stack", str(path), "--format", "zone")
+    assert result.returncode == 0, result.stderr
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(f"; {ZONE}, go.{ZONE}, sms.other.test: certificates: profile "
+                            "shortlived, 160-hour lifetime now; renewed with less than 33% of "
+                            "its lifetime left (~53 hours before expiry)"), first
+    assert "renewer runs rate(4 hours); expiry alarm below 1.1 days" in first
+    table = records("--stack", str(path), "--format", "table")
+    assert "profile shortlived, 160-hour lifetime" in table.stdout
+    assert "profile shortlived" not in records("--stack", str(path), "--json").stdout
+    # A declared alarm that would fire before every renewal: a warning here, refused at up.
+    path = stack_file(tmp_path, acme={"profile": "tlsserver"}, renewal={"alarmDays": 21})
+    result = records("--stack", str(path), "--format", "zone")
+    assert result.returncode == 0
+    assert "lsctl records: warning: " in result.stderr
+    assert "lsctl:renewal.alarmDays: 21 days is not below the 15 days left" in result.stderr

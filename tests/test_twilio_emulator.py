@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from josepy.jwk import JWKEC
 
+from linkshortening.certs.tlscert import build_tls_cert
 from linkshortening.dns.rfc2136 import replace_rrset
 from sandbox.lifecycle import SandboxState
 from sandbox.twilio_emulator.control import EmulatorControl
@@ -222,6 +223,22 @@ def test_names_and_wildcards(emulator: EmulatorControl, http: Emulator, names: t
         assert resp.status_code == 201, resp.text
     else:
         assert "not valid for" in assert_twilio_error(resp, 400, 30132)["message"]
+
+
+def test_a_certificate_without_a_common_name_is_accepted(emulator: EmulatorControl,
+                                                         http: Emulator) -> None:
+    # Twilio documents SANs and names no Common Name requirement; Let's Encrypt's tlsserver
+    # and shortlived profiles issue exactly this (issue 17). Whether Twilio's real validator
+    # agrees is not documented: lsctl warns on the first such upload (README).
+    sid, name = new_domain(emulator)
+    chain = make_chain((name,), common_name="")
+    assert chain.leaf.cert.subject.rfc4514_string() == ""
+    key = serialization.load_pem_private_key(chain.leaf.key_pem.encode(), None)
+    bundle = build_tls_cert(list(chain.certs), key)  # lsctl's own bundle
+    assert http.upload(sid, bundle).status_code == 201
+    assert "not valid for" in assert_twilio_error(
+        http.upload(sid, make_chain(("other.lsctl.test",), common_name="").tls_cert),
+        400, 30132)["message"]
 
 
 def test_crlf_line_endings_are_accepted(emulator: EmulatorControl, http: Emulator) -> None:

@@ -12,6 +12,7 @@ from typing import Literal
 from drift.certificates import CertificateStatus
 from drift.checks import Finding, Severity
 from drift.facts import PROBES, Probe, StackFacts
+from drift.renewal_due import RenewalDue
 
 EXIT_CLEAN, EXIT_DRIFT, EXIT_UNCHECKED = 0, 1, 2
 Status = Literal["clean", "drift", "unchecked"]
@@ -86,6 +87,7 @@ class Report:
     persist_domains: frozenset[str] = frozenset()  # the persist check applies only to these
     not_configured: tuple[Lost, ...] = ()  # sources never asked: settings or credentials missing
     certificates: tuple[CertificateStatus, ...] = ()
+    renewals: tuple[RenewalDue, ...] = ()  # when each acme certificate falls due, and why
 
     def fails(self, finding: Finding) -> bool:
         if finding.acknowledged is not None:
@@ -173,7 +175,8 @@ def _grouped(lost: Sequence[Lost], setting: bool = False) -> list[tuple[str, str
 
 def build(stack: str, facts: StackFacts, findings: Sequence[Finding], skipped: Collection[Probe],
           fail_on: Severity, duration: float,
-          certificates: Sequence[CertificateStatus] = ()) -> Report:
+          certificates: Sequence[CertificateStatus] = (),
+          renewals: Sequence[RenewalDue] = ()) -> Report:
     lost = [Lost(d.spec.fqdn, u.probe, u.source, u.detail, u.setting)
             for d in facts.domains for u in d.unreachable]
     lost += [Lost(STACK, u.probe, u.source, u.detail, u.setting) for u in facts.unreachable]
@@ -185,7 +188,7 @@ def build(stack: str, facts: StackFacts, findings: Sequence[Finding], skipped: C
                   tuple(p for p in PROBES if p in skipped), facts.checked_at, duration, fail_on,
                   frozenset(d.spec.fqdn for d in facts.domains
                             if d.spec.challenge == "dns-persist-01"),
-                  tuple(u for u in lost if u.setting), tuple(certificates))
+                  tuple(u for u in lost if u.setting), tuple(certificates), tuple(renewals))
 
 
 def line(finding: Finding) -> str:

@@ -48,6 +48,8 @@ def render(report: Report) -> str:
         "unreachable": [_lost(u) for u in report.unreachable],
         "not_configured": [{**_lost(u), "setting": u.setting} for u in report.not_configured],
         "certificates": [_certificate(c) for c in report.certificates],
+        "renewals": [{"domain": r.domain, "due": r.due.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                      "why": r.why} for r in report.renewals],
     }, indent=2) + "\n"
 
 

@@ -9,14 +9,19 @@ a count and a sample."""
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 from drift.checks import Finding
 from drift.reports import SAMPLE, STACK, Group, Report, acknowledged_line, fix_line
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 LIST_CLEAN = 50  # more clean domains than this are one row, not one each
 GROUP_FROM = SAMPLE + 1  # this many findings of one code are one row
 DETAIL_MIN = 40  # wider than a SID (34), an IPv6 address (39)
 DOMAIN_MAX = 30  # + the longest code (36) + DETAIL_MIN + padding <= 120
+LIST_RENEWALS = 10  # the soonest renewals shown under the table
 TITLE = {"clean": "[green]clean[/]", "drift": "[red]drift[/]",
          "unchecked": "[red]could not check[/]"}
 
@@ -61,6 +66,7 @@ def render(report: Report, colour: bool = False, width: int = 120) -> str:
     console = Console(file=out, force_terminal=colour, no_color=not colour, width=width,
                       color_system="standard" if colour else None)
     console.print(table)
+    _renewals(console, report)
     return out.getvalue()
 
 
@@ -98,3 +104,14 @@ def _group_detail(group: Group) -> str:
 def _domains(domains: list[str]) -> str:
     named = [d for d in domains if d != STACK] or ["(stack)"]
     return ", ".join(named[:3]) + (f" and {len(named) - 3} more" if len(named) > 3 else "")
+
+
+def _renewals(console: Console, report: Report) -> None:
+    """When each certificate falls due (issue 17): the soonest first, a few of a fleet."""
+    soonest = sorted(report.renewals, key=lambda r: r.due)
+    for due in soonest[:LIST_RENEWALS]:
+        console.print(f"{due.domain}: {due.text(report.checked_at)}", markup=False,
+                      highlight=False)
+    if len(soonest) > LIST_RENEWALS:
+        console.print(f"... and {len(soonest) - LIST_RENEWALS} more renewals "
+                      "(--format json lists every one)", markup=False, highlight=False)

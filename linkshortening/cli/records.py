@@ -59,8 +59,9 @@ def run(args: argparse.Namespace) -> int:
     domains = stack.select(args.domain)
     records = managed_records(stack, domains)
     _warn_if_renew_would_refuse(stack, domains)
+    renewal = _renewal(stack, domains)
     for target in targets:
-        _write(target, records, stack.name, stack.source)
+        _write(target, records, stack.name, stack.source, renewal)
     return 0
 
 
@@ -74,8 +75,24 @@ def _warn_if_renew_would_refuse(stack: Stack, domains: tuple[DomainSpec, ...]) -
           "then set agreeTos: true", file=sys.stderr)
 
 
+def _renewal(stack: Stack, specs: tuple[DomainSpec, ...]) -> str | None:
+    """The certificates' profile, lifetime, renewal rule and schedule (issue 17), and a
+    warning on stderr for a declared schedule or alarm `pulumi up` would refuse."""
+    import datetime as dt
+
+    from linkshortening.stack.profiles import renewal_plan, renewal_problems
+
+    acme = [s.fqdn for s in specs if s.certificate == "acme"]
+    if not acme:
+        return None
+    now = dt.datetime.now(dt.UTC)
+    for problem in renewal_problems(stack, now):
+        print(f"lsctl records: warning: {problem}", file=sys.stderr)
+    return f"{', '.join(acme)}: {renewal_plan(stack, now).summary()}"
+
+
 def _write(target: OutputTarget, records: tuple[ManagedRecord, ...], stack: str,
-           source: str) -> None:
+           source: str, renewal: str | None = None) -> None:
     from linkshortening.cli import record_formats as formats
 
     if target.format == "table" and target.path is None and sys.stdout.isatty():
@@ -83,12 +100,16 @@ def _write(target: OutputTarget, records: tuple[ManagedRecord, ...], stack: str,
 
         console = Console()
         console.print(_table(records, stack, source, console.width))
+        if renewal:
+            console.print(renewal, markup=False, highlight=False)
         return
+    comment = f"; {renewal}\n" if renewal else ""  # zone files and nsupdate both read `;`
     text = {
         "json": lambda: formats.render_json(records),
-        "zone": lambda: formats.render_zone(records, stack),
-        "nsupdate": lambda: formats.render_nsupdate(records, stack),
-        "table": lambda: _plain_table(records, stack, source),
+        "zone": lambda: comment + formats.render_zone(records, stack),
+        "nsupdate": lambda: comment + formats.render_nsupdate(records, stack),
+        "table": lambda: _plain_table(records, stack, source) + (f"{renewal}\n" if renewal
+                                                                  else ""),
     }[target.format]()
     if target.path is None:
         sys.stdout.write(text)

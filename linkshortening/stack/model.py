@@ -88,7 +88,10 @@ class AcmeSettings:
     agree_tos: bool = False  # the CA's terms must be agreed explicitly, in the stack file
     key_type: str = "ecdsa-p256"
     renew_fraction: float = 1 / 3  # renew with less than this share of the lifetime left
-    profile: str | None = None  # an ACME profile, used when the directory offers it
+    profile: str | None = None  # an ACME profile; refused per run when the CA lacks it
+    # An operator saw Twilio validate a certificate without a Common Name (tlsserver,
+    # shortlived); until then the first such upload per domain is warned about.
+    cnless_confirmed: bool = False
     eab_kid_env: str = "LSCTL_EAB_KID"  # External Account Binding, for CAs that need it
     eab_hmac_env: str = "LSCTL_EAB_HMAC"
     propagation_timeout: int = 120
@@ -114,9 +117,10 @@ class AcmeSettings:
 class RenewalSettings:
     """The scheduled renewal job `pulumi up` deploys (AWS Lambda + EventBridge Scheduler)."""
 
-    schedule: str = "rate(12 hours)"  # twice a day, as Let's Encrypt asks of batch clients
+    # None: follow the profile's lifetime (linkshortening.stack.profiles.renewal_plan)
+    schedule: str | None = None
     flexible_window_minutes: int = 60  # spread the start, as Let's Encrypt asks
-    alarm_days: int = 21  # alarm when a live certificate has fewer days left than this
+    alarm_days: int | None = None  # alarm below this many days left; None: from the profile
     alarm_email: str | None = None
     memory_mb: int = 512
     timeout_seconds: int = 900

@@ -106,11 +106,13 @@ def _renewal(source: str, raw: object) -> RenewalSettings:
     if raw is None:
         return RenewalSettings()
     r = Reader(source, "renewal", raw)
-    schedule = _checked(r, "schedule", values.schedule) or "rate(12 hours)"
     settings = RenewalSettings(
-        schedule=schedule,
+        # Both follow the profile's lifetime when absent; a declared one is checked against
+        # it at `pulumi up` (linkshortening.stack.profiles), never when the renewer loads.
+        schedule=_checked(r, "schedule", values.schedule),
         flexible_window_minutes=r.integer("flexibleWindowMinutes", 60, 1, 1440),
-        alarm_days=r.integer("alarmDays", 21, 1, 89),
+        alarm_days=r.integer("alarmDays", 0, 1, 365) if r.get("alarmDays") is not None
+        else None,
         alarm_email=_checked(r, "alarmEmail", values.matching(
             values.EMAIL, "an e-mail address", "give the address that should get expiry alarms")),
         memory_mb=r.integer("memoryMb", 512, 128, 10240),
@@ -152,6 +154,7 @@ def _acme(source: str, raw: object) -> AcmeSettings:
         key_type=r.choice("keyType", KEY_TYPES, "ecdsa-p256") or "ecdsa-p256",
         renew_fraction=float(fraction) if fraction is not None else 1 / 3,
         profile=_checked(r, "profile", values.profile),
+        cnless_confirmed=r.boolean("cnlessConfirmed", False),
         eab_kid_env=_checked(r, "eabKidEnv", values.env_name) or "LSCTL_EAB_KID",
         eab_hmac_env=_checked(r, "eabHmacEnv", values.env_name) or "LSCTL_EAB_HMAC",
         propagation_timeout=r.integer("propagationTimeout", 120, 1, 3600),
