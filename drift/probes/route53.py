@@ -77,7 +77,7 @@ def _why(exc: Exception) -> str:
 
 
 def _not_configured(exc: Exception) -> Unreachable:
-    return Unreachable("route53", SOURCE, str(exc), setting=AWS_SETTING)
+    return Unreachable("route53", SOURCE, _why(exc), setting=AWS_SETTING)
 
 
 def _zone_ids(client: Route53Client, specs: Sequence[DomainSpec]) -> dict[str, str]:
