@@ -158,7 +158,7 @@ def _pem_certificates(blocks: list[tuple[bytes, bytes]]) -> tuple[x509.Certifica
         if label == b"CERTIFICATE":
             try:
                 cert = x509.load_pem_x509_certificate(pem)
-            except ValueError:
+            except (ValueError, x509.InvalidVersion):  # no ValueError subclass
                 continue
             if fully_parsed(cert):
                 certs.append(cert)

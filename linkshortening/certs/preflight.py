@@ -122,7 +122,7 @@ def _parse_chain(chain: str, problems: list[Problem]) -> tuple[list[x509.Certifi
     for number, block in enumerate(blocks, start=1):
         try:
             cert: x509.Certificate | None = x509.load_pem_x509_certificate(block.encode("ascii"))
-        except (ValueError, UnicodeEncodeError):
+        except (ValueError, UnicodeEncodeError, x509.InvalidVersion):
             cert = None
         if cert is not None and fully_parsed(cert):
             certs.append(cert)

@@ -59,7 +59,7 @@ def parse_certificates(data: bytes, source: str) -> CertFile:
     if b"-----BEGIN" not in data:  # DER, used as is: it may end in a "whitespace" byte
         try:
             der = x509.load_der_x509_certificate(data)
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):  # InvalidVersion is no ValueError
             raise CertFileError(source, "is neither a PEM nor a DER certificate", CERT_FIX,
                                 code=30116) from None
         if not fully_parsed(der):
@@ -75,7 +75,7 @@ def parse_certificates(data: bytes, source: str) -> CertFile:
     for number, pem in enumerate(blocks, start=1):
         try:
             cert = x509.load_pem_x509_certificate(pem)
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):
             cert = None
         if cert is None or not fully_parsed(cert):
             raise CertFileError(source, f"certificate {number} of {len(blocks)} cannot be parsed",
