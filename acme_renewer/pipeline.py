@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, Literal, TypeVar, cast
 
 import requests
 from acme import errors as acme_errors
@@ -50,6 +50,7 @@ EXPIRY_WARN_DAYS = 30  # Twilio warns (30131) with 30 days left
 Progress = Callable[[str, str | None, str], None]  # (phase, domain or None, message)
 Waiting = Callable[[str, WaitProgress], None]  # (the wait: propagation or validation, status)
 AccountOpener = Callable[[bool], "OpenedAccount"]  # (dry run) -> the account at the run's CA
+R = TypeVar("R")
 LISTED_LEFTOVERS = 20  # a dry run names this many leftover records, then counts the rest
 
 
@@ -154,8 +155,8 @@ def renew_stack(stack: Stack, specs: Sequence[DomainSpec], state: RenewerState,
             _external(item, now)
         acme_work = [w for w in work if w.spec.certificate == "acme"
                      and w.outcome.status != "failed"]
-        for item in acme_work:
-            item.stored = state.certificate(item.spec.fqdn)
+        _each(acme_work, lambda w: setattr(w, "stored", state.certificate(w.spec.fqdn)),
+              options.workers)  # one state read each: in parallel, bounded
         foreign = [w for w in acme_work if w.serves_foreign(now)]
         if foreign:
             say("twilio", None, f"reading {len(foreign)} certificate(s) lsctl did not upload "
@@ -167,7 +168,10 @@ def renew_stack(stack: Stack, specs: Sequence[DomainSpec], state: RenewerState,
             check_offered(stack, session)  # a profile the CA lacks: one error for the run
         if unreachable:  # judged by the lifetime rule alone; only due domains need the CA
             say("acme", None, unreachable)
-        due = [w for w in acme_work if _decide(stack, state, session, w, now, options)]
+        # State reads and ARI requests, one per domain: in parallel, bounded by `workers`.
+        decided = _each(acme_work, lambda w: _decide(stack, state, session, w, now, options),
+                        options.workers)
+        due = [w for w, is_due in zip(acme_work, decided, strict=True) if is_due]
         budget = RunBudget(stack.acme, state)  # rate budget: the rest are deferred
         due = budget.admit(due, session, now, note)
         if options.dry_run:
@@ -249,6 +253,14 @@ def _fail(item: _Work, detail: str) -> None:
     item.outcome.detail = detail
 
 
+def _each(items: Sequence[_Work], step: Callable[[_Work], R], workers: int) -> list[R]:
+    """`step` on every item, at most `workers` at a time; results in the items' order."""
+    if not items:
+        return []
+    with ThreadPoolExecutor(max(1, min(workers, len(items)))) as pool:
+        return list(pool.map(step, items))
+
+
 def _read_live(api: LinkShorteningApi, work: list[_Work], workers: int) -> None:
     def fetch(item: _Work) -> None:
         try:
@@ -258,8 +270,7 @@ def _read_live(api: LinkShorteningApi, work: list[_Work], workers: int) -> None:
                 return
             _fail(item, f"cannot read the certificate from Twilio: {exc}")
 
-    with ThreadPoolExecutor(max(1, min(workers, len(work)))) as pool:
-        list(pool.map(fetch, work))
+    _each(work, fetch, workers)
 
 
 def _managed(api: LinkShorteningApi, item: _Work, dry_run: bool) -> None:
@@ -320,8 +331,7 @@ def _read_served(items: list[_Work], workers: int) -> None:
         item.adoptable = LiveCertificate(expires, cert.not_valid_before_utc,
                                          tuple(certificate_names(cert)), uploaded)
 
-    with ThreadPoolExecutor(max(1, min(workers, len(items)))) as pool:
-        list(pool.map(read, items))
+    _each(items, read, workers)
 
 
 def _decide(stack: Stack, state: RenewerState, session: AcmeSession | None, item: _Work,
