@@ -3,6 +3,8 @@
 The library retries a rejected nonce once; Let's Encrypt (and Pebble's
 PEBBLE_WFE_NONCEREJECT) can reject several in a row. A 429 or 503 carries Retry-After, which
 the library ignores; here it is honoured, within a cap, and the request signed anew.
+No request outlasts the run's deadline: each one's timeout is what remains, and a hung CA
+ends in DeadlineReached, which the run reports as deferred, not failed.
 """
 
 from __future__ import annotations
@@ -11,23 +13,38 @@ import datetime as dt
 import email.utils
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import requests
 from acme import client, messages
 
+from linkshortening.common.deadline import Deadline
+
 BAD_NONCE_RETRIES = 20
 RETRY_AFTER_RETRIES = 3
 RETRY_AFTER_CAP = 120.0  # seconds; a longer wait is reported, not slept through
 RATE_LIMITED_DEFAULT = dt.timedelta(hours=3)  # rateLimited saying no time: the orders window
+MIN_REQUEST_TIMEOUT = 0.5  # seconds; less cannot even connect, so the deadline has come
+
+
+class DeadlineReached(Exception):
+    """The run's deadline came before the CA answered: the domain waits for the next run."""
+
+
+def no_deadline() -> Deadline:
+    return Deadline.never()
 
 
 class ResilientNetwork(client.ClientNetwork):
     """ClientNetwork that retries badNonce and honours Retry-After on 429/503."""
 
-    def __init__(self, *args: Any, sleep: Any = time.sleep, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, sleep: Any = time.sleep,
+                 deadline: Callable[[], Deadline] = no_deadline, **kwargs: Any) -> None:
+        """`deadline`: the run's, read at each request (the session learns it once open)."""
         super().__init__(*args, **kwargs)
         self._sleep = sleep
+        self._deadline = deadline
         self._last_wait: float | None = None  # Retry-After of the last 429/503, if any
 
     def _check_response(self, response: requests.Response,  # type: ignore[override]
@@ -49,6 +66,21 @@ class ResilientNetwork(client.ClientNetwork):
         return self._retrying(lambda: super(ResilientNetwork, self).get(
             url, content_type=content_type, **kwargs), nonce=False)
 
+    def _send_request(self, method: str, url: str, *args: Any,
+                      **kwargs: Any) -> requests.Response:
+        deadline = self._deadline()
+        left = deadline.remaining()
+        timeout = min(kwargs.pop("timeout", self._default_timeout), left)
+        if timeout < MIN_REQUEST_TIMEOUT:
+            raise DeadlineReached(f"the run's deadline came before {method} {url}")
+        try:
+            return super()._send_request(method, url, *args, timeout=timeout, **kwargs)
+        except requests.Timeout:
+            if not deadline.bounded or timeout >= self._default_timeout:
+                raise
+            raise DeadlineReached(f"the CA did not answer {method} {url} before the run's "
+                                  "deadline") from None
+
     def _retrying(self, send: Any, nonce: bool) -> requests.Response:
         nonces = waits = 0
         while True:
@@ -60,7 +92,8 @@ class ResilientNetwork(client.ClientNetwork):
                     nonces += 1  # _post_once fetches a fresh nonce and signs again
                     continue
                 wait = self._last_wait
-                if wait is None or wait > RETRY_AFTER_CAP or waits >= RETRY_AFTER_RETRIES:
+                if (wait is None or wait > RETRY_AFTER_CAP or waits >= RETRY_AFTER_RETRIES
+                        or not self._deadline().allows(wait)):
                     raise
                 waits += 1
                 self._sleep(wait)

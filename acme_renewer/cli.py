@@ -45,6 +45,11 @@ Due domains are ordered within the CA's rate limits (Let's Encrypt's, or lsctl:a
 rateLimits), the least time left first; the rest are "deferred" with the time the budget
 allows them, and the next run orders them.
 
+--deadline bounds the whole run (e.g. `lsctl renew --deadline 10m` from a 15-minute cron
+slot): every request and wait ends by it, a margin is kept to clean up challenge records and
+report, and a domain that could not finish is "deferred" (not failed); the next run picks it
+up. The Lambda sets it from its remaining time.
+
 Progress goes to stderr: a live bar during the two long waits on a terminal, timestamped
 lines otherwise (cron, CI).
 
@@ -66,19 +71,34 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "order, no DNS change or cleanup, no state written, no upload")
     add_output_arguments(parser, FORMATS, EXTENSIONS, "default: table")
     add_format_alias(parser, "--json", "json")
+    parser.add_argument("--deadline", type=_duration, metavar="DURATION",
+                        help="finish the run within this time: 600, 90s, 10m, 1h (domains "
+                             "left unfinished are reported deferred; default: no deadline)")
     parser.add_argument("--validation-poll", type=float, default=5.0, metavar="SECONDS",
                         help="how often to ask Twilio whether uploads are validated "
                              "(default 5; Twilio takes up to five minutes)")
+
+
+def _duration(text: str) -> float:
+    from linkshortening.common.deadline import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:  # argparse: one line naming --deadline, exit 2
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
     from acme_renewer.live import RunOutput
     from acme_renewer.pipeline import RenewOptions, renew_stack
     from acme_renewer.wiring import run_parts
+    from linkshortening.common.deadline import Deadline
     from linkshortening.common.files import check_output_path
     from linkshortening.stack.errors import ConfigError
     from linkshortening.stack.load import find_project_dir, load_stack, stack_path
 
+    # The clock starts now: loading the stack and checking access count against it.
+    deadline = Deadline.after(args.deadline) if args.deadline else Deadline.never()
     targets = output_targets(args, "table", EXTENSIONS)
     for target in targets:  # a path a write would fail on is refused before any work
         if target.path is not None:
@@ -89,9 +109,9 @@ def run(args: argparse.Namespace) -> int:
         project_dir: Path | None = find_project_dir(stack_path(args.stack).resolve().parent)
     except ConfigError:
         project_dir = None
-    parts = run_parts(stack, project_dir)
+    parts = run_parts(stack, project_dir, deadline=deadline)
     options = RenewOptions(force=args.force, dry_run=args.dry_run,
-                           validation_interval=args.validation_poll)
+                           validation_interval=args.validation_poll, deadline=deadline)
     output = RunOutput()
     during: list[str] = []
 

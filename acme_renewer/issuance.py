@@ -26,10 +26,11 @@ from josepy.jwk import JWKEC, JWKRSA
 
 from acme_renewer import authorizations, persist  # persist registers dns-persist-01
 from acme_renewer.acme_client import BatchClient
-from acme_renewer.acme_network import ResilientNetwork, rate_limited_until
+from acme_renewer.acme_network import DeadlineReached, ResilientNetwork, rate_limited_until
 from acme_renewer.authorizations import ANSWER_MARGIN, AuthorizationLost
 from acme_renewer.challenge import ChallengeRecord, DnsProvider, Failure, failed_records, locate
 from acme_renewer.propagation import PropagationTimeout, wait_for_propagation
+from linkshortening.common.deadline import Deadline
 from linkshortening.common.progress import OnWait
 from linkshortening.stack.persist_record import CHALLENGE as PERSIST
 
@@ -71,6 +72,7 @@ class Issue:
     notes: list[str] = field(default_factory=list)
     lost: str | None = None  # an authorization expired mid-run: why (see `restart`)
     reordered: bool = False  # ordered a second time in this run (at most once)
+    deferred: bool = False  # `error` is the run's deadline: the next run orders it again
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -99,6 +101,7 @@ class AcmeSession:
 
     def __init__(self, account: AcmeAccount) -> None:
         self.account = account
+        self.deadline = Deadline.never()  # the run's; every request's timeout within it
         self.directory = client.ClientV2.get_directory(account.directory_url, self._network())
         self._local = threading.local()
 
@@ -106,7 +109,7 @@ class AcmeSession:
         verify: bool | str = self.account.ca_bundle or True
         alg = ES256 if isinstance(self.account.key, JWKEC) else RS256
         return ResilientNetwork(self.account.key, account=regr, alg=alg, user_agent=USER_AGENT,
-                                verify_ssl=verify)
+                                verify_ssl=verify, deadline=lambda: self.deadline)
 
     def register(self, agree_tos: bool, eab: tuple[str, str] | None = None) -> str:
         """Create (or find) the account; return its URL."""
@@ -162,6 +165,7 @@ class _Run:
     propagation_interval: float
     deadline_seconds: float
     answer_margin: float
+    deadline: Deadline  # the run's, less its margin for cleanup and the report
     say: Callable[[str], None]
     note: Callable[[list[ChallengeRecord]], None]
     waiting: OnWait | None = None
@@ -174,18 +178,20 @@ def issue_all(session: AcmeSession, issues: Sequence[Issue], provider: DnsProvid
               phase: Callable[[str], None] | None = None,
               journal: Callable[[list[ChallengeRecord]], None] | None = None,
               waiting: OnWait | None = None,
-              answer_margin: float = ANSWER_MARGIN) -> None:
+              answer_margin: float = ANSWER_MARGIN, deadline: Deadline | None = None) -> None:
     """Run every phase for every issue; results and errors land on the issues.
 
     `journal` is told the records before they are created and what is left once they are
     removed, so a run killed in between leaves a list the next run can clean up. `waiting`
     hears how the propagation wait goes. An issue whose authorization expired mid-run is
     ordered again once (one-hour authorizations of the tlsserver/shortlived profiles).
+    No wait or request goes past `deadline`: what it cuts short is `deferred` on its issue;
+    cleanup runs after it, in the margin the caller keeps.
     """
     with ThreadPoolExecutor(max_workers=workers) as pool:
         run = _Run(session, pool, provider, propagation_timeout, propagation_interval,
-                   deadline_seconds, answer_margin, phase or (lambda _: None),
-                   journal or (lambda _: None), waiting)
+                   deadline_seconds, answer_margin, deadline or Deadline.never(),
+                   phase or (lambda _: None), journal or (lambda _: None), waiting)
         try:
             _authorize(run, list(issues))
             lost = [i for i in issues if i.lost and not i.reordered]
@@ -195,15 +201,15 @@ def issue_all(session: AcmeSession, issues: Sequence[Issue], provider: DnsProvid
                     issue.restart()
                 _authorize(run, lost)
             run.say("finalize")
-            deadline = time.monotonic() + deadline_seconds
             ready = [i for i in issues if i.error is None and i.order is not None]
             list(pool.map(lambda i: _guard(i, lambda: _finalize(session, i)), ready))
-            _rounds(pool, [i for i in ready if i.error is None],
-                    lambda i: _issued(session, i), deadline, "the certificate")
+            _rounds(run, [i for i in ready if i.error is None],
+                    lambda i: _issued(session, i), "the certificate")
         except Exception as exc:  # a shared phase failed: every domain in it failed with it
             for issue in issues:
-                if issue.order is not None:
-                    issue.error = issue.error or f"{exc.__class__.__name__}: {exc}"
+                if issue.order is not None and issue.error is None:
+                    issue.error = f"{exc.__class__.__name__}: {exc}"
+                    issue.deferred = isinstance(exc, DeadlineReached)
         finally:
             _cleanup(run, issues)
 
@@ -229,11 +235,10 @@ def _authorize(run: _Run, batch: list[Issue]) -> None:
             run.say("propagate")
             _propagate(run, [i for i in ordered if i.error is None], published)
     run.say("validate")
-    deadline = time.monotonic() + run.deadline_seconds
     answering = [i for i in ordered if i.error is None]
     list(run.pool.map(lambda i: _guard(i, lambda: _answer(run.session, i)), answering))
-    _rounds(run.pool, [i for i in answering if i.error is None],
-            lambda i: _authorized(run.session, i), deadline, "authorizations")
+    _rounds(run, [i for i in answering if i.error is None],
+            lambda i: _authorized(run.session, i), "authorizations")
 
 
 def _propagate(run: _Run, ordered: list[Issue], records: list[ChallengeRecord]) -> None:
@@ -244,13 +249,20 @@ def _propagate(run: _Run, ordered: list[Issue], records: list[ChallengeRecord]) 
     budget = run.propagation_timeout
     if answer_by is not None:
         budget = min(budget, max(0.0, (answer_by - dt.datetime.now(dt.UTC)).total_seconds()))
+    left = run.deadline.remaining()
     try:
-        wait_for_propagation(records, budget, run.propagation_interval,
+        wait_for_propagation(records, min(budget, left), run.propagation_interval,
                              run.waiting)
     except PropagationTimeout as exc:
+        missing = {r.identifier for r in exc.missing}
+        if left < budget:  # the run's deadline cut the wait: answering now would fail them
+            for issue in ordered:
+                if missing & set(issue.names):
+                    issue.error = f"DNS propagation not finished by the run's deadline ({exc})"
+                    issue.deferred = True
+            return
         if answer_by is None or budget >= run.propagation_timeout:
             raise
-        missing = {r.identifier for r in exc.missing}
         for issue in ordered:
             if missing & set(issue.names):
                 issue.warnings.append(
@@ -289,6 +301,8 @@ def _failed_issues(issues: Sequence[Issue],
 def _guard(issue: Issue, step: Callable[[], None]) -> None:
     try:
         step()
+    except DeadlineReached as exc:
+        issue.error, issue.deferred = str(exc), True
     except AuthorizationLost as exc:
         issue.lost = str(exc)
         issue.error = f"{exc}{' (after ordering again)' if issue.reordered else ''}"
@@ -337,19 +351,24 @@ def _order(session: AcmeSession, issue: Issue) -> None:
         issue.challenges.append((challb, locate(identifier, value)))
 
 
-def _rounds(pool: ThreadPoolExecutor, pending: list[Issue], done: Callable[[Issue], bool],
-            deadline: float, waiting_for: str) -> None:
+def _rounds(run: _Run, pending: list[Issue], done: Callable[[Issue], bool],
+            waiting_for: str) -> None:
     """Look at every pending issue once per round, all in parallel, until each is done or
-    failed: one short pause per round for the whole batch, not a second per order."""
+    failed: one short pause per round for the whole batch, not a second per order. The
+    phase's own timeout fails what is left; the run's deadline defers it."""
+    phase = run.deadline.child(within=run.deadline_seconds)
     pause = 0.05
     while pending:
-        finished = list(pool.map(lambda i: _guard_done(i, done), pending))
+        finished = list(run.pool.map(lambda i: _guard_done(i, done), pending))
         pending = [i for i, ok in zip(pending, finished, strict=True) if not ok and not i.error]
         if not pending:
             return
-        if time.monotonic() > deadline:
+        if not phase.allows(pause):
+            deferred = phase.at >= run.deadline.at  # the run's deadline, not the phase's
             for issue in pending:
-                issue.error = f"timed out waiting for the CA ({waiting_for})"
+                issue.deferred = deferred
+                issue.error = (f"the CA did not finish ({waiting_for}) before the run's deadline"
+                               if deferred else f"timed out waiting for the CA ({waiting_for})")
             return
         time.sleep(pause)  # polling the CA, growing up to 2 s between rounds
         pause = min(pause * 1.5, 2.0)

@@ -42,12 +42,14 @@ def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
                       f"Pulumi.{event.get('stack', 'prod')}.yaml")
     stack = load_stack_file(stack_file)
     specs = stack.select(event.get("domains"))
-    # Every credential checked before the first ACME call; Twilio stops retrying and
-    # waiting DEADLINE_MARGIN before the invocation's end.
-    parts = run_parts(stack, deadline=_deadline(context).child(DEADLINE_MARGIN))
+    # Every credential checked before the first ACME call; every phase (ACME, DNS, Twilio)
+    # stops retrying and waiting DEADLINE_MARGIN before the invocation's end.
+    deadline = _deadline(context).child(DEADLINE_MARGIN)
+    parts = run_parts(stack, deadline=deadline)
     report = renew_stack(stack, specs, parts.state, parts.api, parts.dns, parts.open_account,
                          RenewOptions(force=bool(event.get("force", False)),
-                                      dry_run=bool(event.get("dry_run", False))),
+                                      dry_run=bool(event.get("dry_run", False)),
+                                      deadline=deadline),
                          lambda phase, domain, message: print(
                              json.dumps({"phase": phase, "domain": domain, "message": message})))
     _publish_days_to_expiry(boto3.client("cloudwatch"), report, stack.name)

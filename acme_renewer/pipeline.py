@@ -20,6 +20,7 @@ from acme import errors as acme_errors
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
+from acme_renewer.acme_network import DeadlineReached
 from acme_renewer.ari import cert_id, renewal_window
 from acme_renewer.budget import Budget
 from acme_renewer.budget_phase import RunBudget
@@ -31,6 +32,7 @@ from acme_renewer.state import RenewerState, StoredCertificate
 from linkshortening.certs.preflight import certificate_names, check_tls_cert, is_ready
 from linkshortening.certs.served import ServedCertificateError, fetch_served
 from linkshortening.certs.tlscert import build_tls_cert
+from linkshortening.common.deadline import Deadline
 from linkshortening.common.progress import WaitProgress
 from linkshortening.stack.model import DomainSpec, Stack
 from linkshortening.twilio.errors import TwilioApiError
@@ -52,6 +54,11 @@ Waiting = Callable[[str, WaitProgress], None]  # (the wait: propagation or valid
 AccountOpener = Callable[[bool], "OpenedAccount"]  # (dry run) -> the account at the run's CA
 R = TypeVar("R")
 LISTED_LEFTOVERS = 20  # a dry run names this many leftover records, then counts the rest
+# Kept back from the run's deadline for cleaning up challenge records, saving state and the
+# report: this share of the run, at most RESERVE_MAX seconds.
+RESERVE_SHARE = 0.2
+RESERVE_MAX = 60.0
+DEFERRED = "not finished before the run's deadline; the next run tries again"
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,13 @@ class RenewOptions:
     validation_timeout: float = 600.0  # Twilio says validation takes up to five minutes
     validation_interval: float = 5.0
     workers: int = 8
+    # `--deadline` or the Lambda's remaining time: every phase, request and wait ends by it
+    deadline: Deadline = field(default_factory=Deadline.never)
+
+    def work_deadline(self) -> Deadline:
+        """The deadline for the work itself, less the reserve for cleanup and the report."""
+        left = self.deadline.remaining()
+        return self.deadline.child(min(RESERVE_MAX, left * RESERVE_SHARE))
 
 
 @dataclass
@@ -164,12 +178,14 @@ def renew_stack(stack: Stack, specs: Sequence[DomainSpec], state: RenewerState,
             _read_served(foreign, options.workers)
         session, unreachable = (_open(open_account, options.dry_run, note) if acme_work
                                 else (None, None))
+        work_by = options.work_deadline()
         if session is not None:
+            session.deadline = work_by  # every ACME request's timeout within what is left
             check_offered(stack, session)  # a profile the CA lacks: one error for the run
         if unreachable:  # judged by the lifetime rule alone; only due domains need the CA
             say("acme", None, unreachable)
         # State reads and ARI requests, one per domain: in parallel, bounded by `workers`.
-        decided = _each(acme_work, lambda w: _decide(stack, state, session, w, now, options),
+        decided = _each(acme_work, lambda w: _decide_by(stack, state, session, w, now, options),
                         options.workers)
         due = [w for w, is_due in zip(acme_work, decided, strict=True) if is_due]
         budget = RunBudget(stack.acme, state)  # rate budget: the rest are deferred
@@ -183,7 +199,7 @@ def renew_stack(stack: Stack, specs: Sequence[DomainSpec], state: RenewerState,
             for item in issuing:
                 _fail(item, unreachable or "no ACME session")
         elif issuing and session is not None:
-            _issue(stack, state, session, dns, issuing, options, say, kept, waiting)
+            _issue(stack, state, session, dns, issuing, options, say, kept, waiting, work_by)
         budget.record(issuing, note)  # orders, failures, rateLimited: into the ledger
         due = [w for w in due if w.outcome.status != "deferred"]
         _bundle(stack, state, due, dt.datetime.now(dt.UTC))  # after issuance: new notBefore
@@ -334,6 +350,16 @@ def _read_served(items: list[_Work], workers: int) -> None:
     _each(items, read, workers)
 
 
+def _decide_by(stack: Stack, state: RenewerState, session: AcmeSession | None, item: _Work,
+               now: dt.datetime, options: RenewOptions) -> bool:
+    """`_decide`, but a domain the run's deadline leaves undecided is deferred."""
+    try:
+        return _decide(stack, state, session, item, now, options)
+    except DeadlineReached:
+        item.outcome.status, item.outcome.detail = "deferred", f"undecided: {DEFERRED}"
+        return False
+
+
 def _decide(stack: Stack, state: RenewerState, session: AcmeSession | None, item: _Work,
             now: dt.datetime, options: RenewOptions) -> bool:
     spec = item.spec
@@ -383,7 +409,8 @@ def _ari_time(state: RenewerState, session: AcmeSession, stored: StoredCertifica
 
 def _issue(stack: Stack, state: RenewerState, session: AcmeSession, dns: DnsProvider,
            items: list[_Work], options: RenewOptions, say: Progress,
-           leftovers: list[ChallengeRecord], waiting: Waiting | None = None) -> None:
+           leftovers: list[ChallengeRecord], waiting: Waiting | None = None,
+           deadline: Deadline | None = None) -> None:
     for item in items:
         replaces = None  # ARI's `replaces` names lsctl's own certificate, never an adopted one
         if item.stored is not None and item.adoptable is None and session.has_ari:
@@ -397,7 +424,8 @@ def _issue(stack: Stack, state: RenewerState, session: AcmeSession, dns: DnsProv
               phase=lambda p: say(p, None, f"{len(issues)} certificate(s)"),
               # the journal keeps the leftovers not yet removed besides this run's records
               journal=lambda records: state.save_pending_records([*leftovers, *records]),
-              waiting=(lambda w: waiting("propagation", w)) if waiting else None)
+              waiting=(lambda w: waiting("propagation", w)) if waiting else None,
+              deadline=deadline)
     for item in items:
         assert item.issue is not None
         item.outcome.warnings += item.issue.notes  # dns-persist-01 fell back to dns-01
@@ -406,7 +434,10 @@ def _issue(stack: Stack, state: RenewerState, session: AcmeSession, dns: DnsProv
             item.outcome.warnings.append(f"challenge records were not removed "
                                          f"({item.issue.cleanup_error}); the next run "
                                          "removes them")
-        if item.issue.error:
+        if item.issue.error and item.issue.deferred:
+            item.outcome.status = "deferred"
+            item.outcome.detail = f"issuance {DEFERRED} ({item.issue.error})"
+        elif item.issue.error:
             _fail(item, f"issuance failed: {item.issue.error}")
 
 
@@ -465,14 +496,20 @@ def _upload_and_wait(api: LinkShorteningApi, items: list[_Work], options: RenewO
     if not uploaded:
         return
     say("validation", None, f"waiting for Twilio to validate {len(uploaded)} certificate(s)")
+    left = options.work_deadline().remaining()
     results = api.wait_for_validation([i.spec.domain_sid for i in uploaded],
-                                      timeout=options.validation_timeout,
+                                      timeout=min(options.validation_timeout, left),
                                       poll_interval=options.validation_interval,
                                       progress=(lambda w: waiting("validation", w))
                                       if waiting else None)
     by_sid = {r.domain_sid: r for r in results}
     for item in uploaded:
         result = by_sid[item.spec.domain_sid]
+        if result.state == "timed_out" and left < options.validation_timeout:
+            # Uploaded and stored: the next run sees whether Twilio validated it.
+            item.outcome.status = "deferred"
+            item.outcome.detail = f"Twilio's validation {DEFERRED} ({result.state})"
+            continue
         if result.state != "validated":
             _fail(item, f"Twilio validation {result.state}: {result.detail}")
             continue

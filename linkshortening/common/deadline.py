@@ -8,11 +8,24 @@ clock changes (NTP, DST) never move a deadline.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 Clock = Callable[[], float]
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h)?")
+_UNITS = {None: 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from `600`, `90s`, `10m` or `1h`; ValueError naming the forms otherwise."""
+    found = _DURATION.fullmatch(text.strip().lower())
+    seconds = float(found.group(1)) * _UNITS[found.group(2)] if found else 0.0
+    if seconds <= 0:
+        raise ValueError(f"{text!r} is not a duration: give seconds (600), or a number with "
+                         "s, m or h (90s, 10m, 1h), more than zero")
+    return seconds
 
 
 @dataclass(frozen=True)
