@@ -225,11 +225,11 @@ def validate(machine: dict[str, Any], where: str = "$") -> list[str]:
 
 
 def _reachable(machine: dict[str, Any]) -> set[str]:
-    states, seen = machine["States"], set()
-    todo = [machine.get("StartAt")]
+    states, seen = machine["States"], set[str]()
+    todo: list[str | None] = [machine.get("StartAt")]
     while todo:
         name = todo.pop()
-        if name in seen or name not in states:
+        if name is None or name in seen or name not in states:
             continue
         seen.add(name)
         state = states[name]
