@@ -4,6 +4,7 @@ by exactly one shard, per-zone locks, and a second execution that finds nothing 
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from acme_renewer.fanout.zone_state import lock_backend
 from acme_renewer.state import DirectoryBackend
+from sandbox.lifecycle import SandboxState
 from sandbox.twilio_emulator.control import EmulatorControl
 from tests.fanout_stack import fanout_stack
 from tests.test_renew import renew, statuses
@@ -101,3 +103,22 @@ def test_each_shard_journals_its_own_zones_only(tmp_path: Path) -> None:
     a.save_pending_records([])  # a's run cleaned up: b's journal stays
     assert a.pending_records() == [] and b.pending_records() == [own]
     assert state.pending_records() == []  # the whole-stack journal is not touched
+
+
+def test_zone_locks_in_s3_exclude_the_same_zone_only(sandbox: SandboxState) -> None:
+    """Two shards of different zones run side by side; a second holder of one zone is
+    refused by S3's conditional write, and the locks are not state keys."""
+    from acme_renewer.fanout.zone_state import ZoneLocked
+    from acme_renewer.state import StateLocked
+    from tests.test_s3_state import BUCKET, aws, backend
+
+    client = aws(sandbox, "s3")
+    client.create_bucket(Bucket=BUCKET)  # moto: creating one's own bucket again is fine
+    store = backend(client, f"fan-{uuid.uuid4().hex[:6]}")
+    with ZoneLocked(store, ["fan-a.test"]).lock(), ZoneLocked(store, ["fan-b.test"]).lock():
+        with pytest.raises(StateLocked, match="another lsctl run"):
+            with ZoneLocked(store, ["fan-b.test", "lsctl.test"]).lock():
+                pass
+        assert store.list_keys() == [f"locks/{z}/lock" for z in ("fan-a.test", "fan-b.test")]
+    # released, including lsctl.test's taken before fan-b.test refused: nothing left
+    assert store.list_keys() == []

@@ -5,8 +5,10 @@ instead takes one lock per zone it renews (sorted, each with the store's own ato
 flock, S3 conditional write, Secrets Manager CreateSecret), and keeps its challenge journal
 per zone. A domain belongs to exactly one zone, so two runs holding a domain's zone lock at
 once is impossible; whichever comes second decides again under the lock and finds the
-certificate the first stored not due. The locks live beside the stack's store (a sibling
-directory or prefix `<store>.locks/<zone>`), never among its keys."""
+certificate the first stored not due. The locks live in the store under locks/<zone>/
+(inside the prefix the renewer's IAM policy grants; the directory's .lock files and S3's
+released locks are not keys; Secrets Manager keeps a released marker there, as for its
+stack lock)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,6 @@ import dataclasses
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict
-from pathlib import Path
 
 from acme_renewer.challenge import ChallengeRecord
 from acme_renewer.state import Backend, DirectoryBackend, RenewerState, SecretsManagerBackend
@@ -31,13 +32,14 @@ def lock_backend(backend: Backend, zone: str) -> Backend:
     from acme_renewer.s3_state import S3Backend
 
     if isinstance(backend, DirectoryBackend):
-        return DirectoryBackend(Path(f"{backend.root}.locks") / zone)
+        return DirectoryBackend(backend.root / "locks" / zone)
     if isinstance(backend, S3Backend):
+        prefix = backend.location.prefix
         location = dataclasses.replace(
-            backend.location, prefix=f"{backend.location.prefix or 'lsctl'}.locks/{zone}")
+            backend.location, prefix=f"{prefix}/locks/{zone}" if prefix else f"locks/{zone}")
         return dataclasses.replace(backend, location=location)
     if isinstance(backend, SecretsManagerBackend):
-        return dataclasses.replace(backend, prefix=f"{backend.prefix}.locks/{zone}")
+        return dataclasses.replace(backend, prefix=f"{backend.prefix}/locks/{zone}")
     raise TypeError(f"no per-zone lock for {type(backend).__name__}")
 
 
