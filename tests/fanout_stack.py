@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import textwrap
 import uuid
 from pathlib import Path
 
 from sandbox.twilio_emulator.control import EmulatorControl
 from tests.conftest import new_domain
+from tests.test_renew import write_stack
 
 FANOUT_ZONES = ("fan-a.test", "fan-b.test", "lsctl.test")
 
@@ -16,21 +16,9 @@ def fanout_stack(path: Path, state_dir: Path, emulator: EmulatorControl,
                  per_zone: tuple[int, ...] = (2, 1, 1)) -> tuple[Path, dict[str, str]]:
     """The stack file, and fqdn -> zone of its domains (each known to the emulator)."""
     tag = uuid.uuid4().hex[:6]
-    zones: dict[str, str] = {}
-    entries = []
+    domains = []
     for zone, count in zip(FANOUT_ZONES, per_zone, strict=True):
         for i in range(count):
             sid, fqdn = new_domain(emulator, f"f{tag}-{i}.{zone}")
-            zones[fqdn] = zone
-            entries.append(f"    - {{fqdn: {fqdn}, zone: {zone}, domainSid: {sid}}}\n")
-    path.write_text(textwrap.dedent(f"""\
-        config:
-          lsctl:acme:
-            email: ops@lsctl.test
-            agreeTos: true
-            propagationInterval: 0.1
-            state: {{backend: directory, location: {state_dir}}}
-          lsctl:dns: {{provider: rfc2136, tsigKeyName: lsctl-sandbox}}
-          lsctl:domains:
-        """) + "".join(entries))
-    return path, zones
+            domains.append({"fqdn": fqdn, "sid": sid, "zone": zone})
+    return write_stack(path, state_dir, domains), {d["fqdn"]: d["zone"] for d in domains}
