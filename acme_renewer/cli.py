@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         if target.path is not None:
             check_output_path(target.path)
     stack = load_stack(args.stack)
-    specs, shard = cli_hook.scope(args, stack.select(args.domain))
+    specs, shard = cli_hook.scope(args, stack, stack.select(args.domain))
     if args.out is not None:
         check_output_path(args.out)
     try:  # a relative state location is relative to the project, wherever lsctl runs
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     parts = run_parts(stack, project_dir)
     state = cli_hook.shard_state(parts.state, specs, shard)
     options = RenewOptions(force=args.force, dry_run=args.dry_run or args.plan_only,
-                           validation_interval=args.validation_poll)
+                           validation_interval=args.validation_poll, workers=args.workers)
     output = RunOutput()
     during: list[str] = []
 

@@ -101,11 +101,14 @@ def test_select_by_plan_and_by_hash(tmp_path: Path) -> None:
     (["--shard", "0/1", "--plan", "missing.json"], "cannot read the plan"),
     (["--out", "p.json"], "add --plan-only"),
     (["--plan-only", "--shard", "0/2"], "--plan-only plans the whole stack"),
+    (["--shard", "0/1", "--plan", "other.json"], "the plan is of stack 'other', not 'fan'"),
 ])
 def test_the_cli_refuses_bad_fanout_arguments_with_one_line(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str],
-        message: str) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        extra: list[str], message: str) -> None:
     stack = stack_file(tmp_path, {"a.fan-a.test": "fan-a.test"})
+    (tmp_path / "other.json").write_text(make_plan("other", [], Cost()).dumps())
+    monkeypatch.chdir(tmp_path)
     assert main(["renew", "--stack", str(stack), *extra]) == 2
     err = capsys.readouterr().err
     assert message in err

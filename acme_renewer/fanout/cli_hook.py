@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "--plan, else the zones that hash to K")
     group.add_argument("--plan", type=Path, metavar="FILE",
                        help="the plan --shard takes its shard from")
+    group.add_argument("--workers", type=int, default=8, metavar="N",
+                       help="parallel requests per phase (default 8); N sharded workers "
+                            "against one CA divide its concurrency between them")
     group.add_argument("--per-domain-seconds", type=float, default=Cost.per_domain_seconds,
                        metavar="S", help="plan: cost of one domain in a shard (default "
                                          f"{Cost.per_domain_seconds})")
@@ -36,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             f"{Cost.shard_seconds:.0f}, of a Lambda's 900)")
 
 
-def scope(args: argparse.Namespace, specs: Sequence[DomainSpec],
+def scope(args: argparse.Namespace, stack: Stack, specs: Sequence[DomainSpec],
           ) -> tuple[Sequence[DomainSpec], ShardRef | None]:
     """The domains this run renews, and its shard (None: the whole selection)."""
     if args.plan is not None and args.shard is None:
@@ -45,6 +48,9 @@ def scope(args: argparse.Namespace, specs: Sequence[DomainSpec],
     if args.out is not None and not args.plan_only:
         raise ConfigError(SOURCE, "--out", "--out is where --plan-only writes the plan",
                           "add --plan-only, or use --output for the report")
+    if args.workers < 1:
+        raise ConfigError(SOURCE, "--workers", f"{args.workers} is not a number of workers",
+                          "give --workers 1 or more")
     if args.shard is None:
         return specs, None
     if args.plan_only:
@@ -59,6 +65,9 @@ def scope(args: argparse.Namespace, specs: Sequence[DomainSpec],
             raise ConfigError(str(args.plan), "", f"cannot read the plan: {exc.strerror}",
                               "give the file lsctl renew --plan-only --out wrote") from None
         plan = load_plan(text, str(args.plan))
+        if plan.stack != stack.name:
+            raise ConfigError(str(args.plan), "stack", f"the plan is of stack {plan.stack!r}, "
+                              f"not {stack.name!r}", "give this stack's plan")
     return select(specs, ref, plan, str(args.plan)), ref
 
 
