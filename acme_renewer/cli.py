@@ -77,6 +77,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--validation-poll", type=float, default=5.0, metavar="SECONDS",
                         help="how often to ask Twilio whether uploads are validated "
                              "(default 5; Twilio takes up to five minutes)")
+    from acme_renewer.fanout import cli_hook
+
+    cli_hook.add_arguments(parser)
 
 
 def _duration(text: str) -> float:
@@ -89,6 +92,7 @@ def _duration(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
+    from acme_renewer.fanout import cli_hook
     from acme_renewer.live import RunOutput
     from acme_renewer.pipeline import RenewOptions, renew_stack
     from acme_renewer.wiring import run_parts
@@ -104,14 +108,18 @@ def run(args: argparse.Namespace) -> int:
         if target.path is not None:
             check_output_path(target.path)
     stack = load_stack(args.stack)
-    specs = stack.select(args.domain)
+    specs, shard = cli_hook.scope(args, stack, stack.select(args.domain))
+    if args.out is not None:
+        check_output_path(args.out)
     try:  # a relative state location is relative to the project, wherever lsctl runs
         project_dir: Path | None = find_project_dir(stack_path(args.stack).resolve().parent)
     except ConfigError:
         project_dir = None
     parts = run_parts(stack, project_dir, deadline=deadline)
-    options = RenewOptions(force=args.force, dry_run=args.dry_run,
-                           validation_interval=args.validation_poll, deadline=deadline)
+    state = cli_hook.shard_state(parts.state, specs, shard)
+    options = RenewOptions(force=args.force, dry_run=args.dry_run or args.plan_only,
+                           validation_interval=args.validation_poll, workers=args.workers,
+                           deadline=deadline)
     output = RunOutput()
     during: list[str] = []
 
@@ -121,11 +129,11 @@ def run(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
-        report = renew_stack(stack, specs, parts.state, parts.api, parts.dns,
+        report = renew_stack(stack, specs, state, parts.api, parts.dns,
                              parts.open_account, options, output.phase, output.wait)
     except KeyboardInterrupt:
         output.close()
-        print(interrupted(output, parts.state, args.dry_run, during[0] if during else None),
+        print(interrupted(output, state, args.dry_run, during[0] if during else None),
               file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
     except Exception as exc:  # credentials that lapsed after the setup check, say
@@ -138,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
         output.close()
+    if args.plan_only:
+        return cli_hook.write_plan(args, stack, specs, report)
     for target in targets:
         _write_report(report, target.format, target.path)
     return report.exit_code

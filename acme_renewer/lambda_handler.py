@@ -37,10 +37,7 @@ def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
 
     secrets = boto3.client("secretsmanager")
     _load_secrets(secrets)
-    stack_file = Path(os.environ.get("LSCTL_STACK_FILE")
-                      or Path(__file__).resolve().parent.parent / "stacks" /
-                      f"Pulumi.{event.get('stack', 'prod')}.yaml")
-    stack = load_stack_file(stack_file)
+    stack = load_stack_file(stack_file(event))
     specs = stack.select(event.get("domains"))
     # Every credential checked before the first ACME call; every phase (ACME, DNS, Twilio)
     # stops retrying and waiting DEADLINE_MARGIN before the invocation's end.
@@ -60,6 +57,13 @@ def lambda_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
         raise RuntimeError(f"{len(report.failed)} domain(s) failed: "
                            + ", ".join(o.fqdn for o in report.failed))
     return result
+
+
+def stack_file(event: dict[str, Any]) -> Path:
+    """The stack file in the archive (shared with acme_renewer.fanout.handlers)."""
+    return Path(os.environ.get("LSCTL_STACK_FILE")
+                or Path(__file__).resolve().parent.parent / "stacks" /
+                f"Pulumi.{event.get('stack', 'prod')}.yaml")
 
 
 def _deadline(context: object) -> Deadline:

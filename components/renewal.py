@@ -4,12 +4,14 @@ least-privilege roles, log group, and alarms to an SNS topic."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components import iam
+from components.fanout import RenewalFanout, renewal_mode, start_execution_policy
 from components.lambda_archive import HANDLER
 from linkshortening.stack.model import Stack
 from linkshortening.stack.profiles import renewal_plan
@@ -79,7 +81,8 @@ class RenewalSchedule(pulumi.ComponentResource):
                                  assume_role_policy=self._account.apply(iam.lambda_trust),
                                  opts=child)
         self.policy = self._renewer_policy(inputs, credential_arns)
-        aws.iam.RolePolicy(f"{name}-policy", role=self.role.id, policy=self.policy, opts=child)
+        self.policy_resource = aws.iam.RolePolicy(f"{name}-policy", role=self.role.id,
+                                                  policy=self.policy, opts=child)
         self.challenge_policies = [self._challenge_policy(f"{name}-challenges-{i}", part,
                                                           inputs.zone_ids)
                                    for i, part in enumerate(inputs.challenges)]
@@ -107,19 +110,31 @@ class RenewalSchedule(pulumi.ComponentResource):
             f"{name}-invoke", function_name=self.function.name, maximum_retry_attempts=0,
             opts=child)
 
+        # renewal.mode fanout: the schedule starts the state machine instead (README:
+        # Fan-out on Step Functions).
+        self.mode = renewal_mode(stack)
+        self.fanout: RenewalFanout | None = None
+        target: pulumi.Output[str] = self.function.arn
+        target_policy: Callable[[str], str] = iam.scheduler_policy
+        if self.mode == "fanout":
+            self.fanout = RenewalFanout(f"{name}-fanout", stack, inputs.code, self.role.arn,
+                                        environment, self._account, self._region,
+                                        [self.policy_resource], child)
+            target, target_policy = self.fanout.state_machine.arn, start_execution_policy
+
         self.scheduler_role = aws.iam.Role(
             f"{name}-scheduler-role", assume_role_policy=pulumi.Output.all(
                 self._account, self._region).apply(
                     lambda v: iam.scheduler_trust(v[0], v[1], SCHEDULE_GROUP)),
             opts=child)
         aws.iam.RolePolicy(f"{name}-scheduler-policy", role=self.scheduler_role.id,
-                           policy=self.function.arn.apply(iam.scheduler_policy), opts=child)
+                           policy=target.apply(target_policy), opts=child)
         self.schedule = aws.scheduler.Schedule(
             f"{name}-schedule", schedule_expression=self.plan.schedule, group_name=SCHEDULE_GROUP,
             flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(
                 mode="FLEXIBLE", maximum_window_in_minutes=settings.flexible_window_minutes),
-            target=aws.scheduler.ScheduleTargetArgs(arn=self.function.arn,
-                                                    role_arn=self.scheduler_role.arn),
+            target=aws.scheduler.ScheduleTargetArgs(arn=target, role_arn=self.scheduler_role.arn,
+                                                    input="{}" if self.fanout else None),
             description=f"lsctl renew for stack {stack.name}", opts=child)
 
         self._alarms(name, stack)
@@ -183,6 +198,15 @@ class RenewalSchedule(pulumi.ComponentResource):
             treat_missing_data="notBreaching", alarm_actions=[self.topic.arn],
             alarm_description="lsctl renew failed for some domain (see its log group)",
             opts=child)
+        self.executions_alarm: aws.cloudwatch.MetricAlarm | None = None
+        if self.fanout is not None:  # fanout: the Lambda's Errors stay 0, the execution fails
+            self.executions_alarm = aws.cloudwatch.MetricAlarm(
+                f"{name}-executions", namespace="AWS/States", metric_name="ExecutionsFailed",
+                dimensions={"StateMachineArn": self.fanout.state_machine.arn}, statistic="Sum",
+                period=3600, evaluation_periods=1, threshold=0,
+                comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching",
+                alarm_actions=[self.topic.arn], alarm_description="lsctl renew fan-out failed "
+                "for some domain or shard (see the execution's Report state)", opts=child)
         self.expiry_alarm = aws.cloudwatch.MetricAlarm(
             f"{name}-expiry", namespace=METRIC_NAMESPACE, metric_name="DaysToExpiry",
             dimensions={"Stack": stack.name}, statistic="Minimum", period=86400,

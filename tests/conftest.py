@@ -15,7 +15,7 @@ from sandbox.twilio_emulator.control import EmulatorControl
 from sandbox.twilio_emulator.knobs import Knobs
 
 ROOT = Path(__file__).resolve().parent.parent
-SANDBOX_ZONES = ("lsctl.test",)
+SANDBOX_ZONES = ("lsctl.test", "fan-a.test", "fan-b.test")  # fan-*: zones to shard by
 # The emulator's knobs between tests: no faults, and validation short enough not to slow them.
 TWILIO_KNOBS = {**Knobs().as_dict(), "validation_delay": 0.2}
 

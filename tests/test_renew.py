@@ -24,7 +24,7 @@ from tests.conftest import new_domain
 
 def write_stack(path: Path, state_dir: Path, domains: list[dict[str, Any]]) -> Path:
     entries = "".join(
-        f"    - {{fqdn: {d['fqdn']}, zone: lsctl.test, domainSid: {d['sid']}"
+        f"    - {{fqdn: {d['fqdn']}, zone: {d.get('zone', 'lsctl.test')}, domainSid: {d['sid']}"
         + (f", altNames: {json.dumps(d['alt'])}" if d.get("alt") else "")
         + (", certificate: managed" if d.get("managed") else "") + "}\n"
         for d in domains)

@@ -129,6 +129,10 @@ class RenewalSettings:
     # that leaves under 10 unreserved, so accounts with the new-account quota of 10 set this
     # false; the state store's lock then keeps runs apart on its own.
     reserve_concurrency: bool = True
+    # single: one Lambda renews the stack; fanout: a Step Functions state machine runs one
+    # Lambda per shard. None: chosen by the stack's size (components.fanout.renewal_mode).
+    mode: str | None = None
+    max_concurrency: int = 4  # fanout: shards at once (the CA's and Twilio's limits)
 
 
 # --- lsctl:driftIgnore (issue 18) ---------------------------------------------------------

@@ -119,6 +119,8 @@ def _renewal(source: str, raw: object) -> RenewalSettings:
         timeout_seconds=r.integer("timeoutSeconds", 900, 60, 900),
         enabled=r.boolean("enabled", True),
         reserve_concurrency=r.boolean("reserveConcurrency", True),
+        mode=r.choice("mode", ("single", "fanout"), None),
+        max_concurrency=r.integer("maxConcurrency", 4, 1, 40),
     )
     r.finish()
     return settings
