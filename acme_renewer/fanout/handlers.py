@@ -25,10 +25,11 @@ from acme_renewer.fanout.report import RunReport, outcome_of
 
 if TYPE_CHECKING:
     from acme_renewer.wiring import RunParts
+    from linkshortening.common.deadline import Deadline
     from linkshortening.stack.model import Stack
 
 
-def _setup(event: dict[str, Any], context: object) -> tuple[Stack, RunParts]:
+def _setup(event: dict[str, Any], context: object) -> tuple[Stack, RunParts, Deadline]:
     import boto3
 
     from acme_renewer.lambda_handler import DEADLINE_MARGIN, _deadline, _load_secrets, stack_file
@@ -37,7 +38,8 @@ def _setup(event: dict[str, Any], context: object) -> tuple[Stack, RunParts]:
 
     _load_secrets(boto3.client("secretsmanager"))
     stack = load_stack_file(stack_file(event))
-    return stack, run_parts(stack, deadline=_deadline(context).child(DEADLINE_MARGIN))
+    deadline = _deadline(context).child(DEADLINE_MARGIN)  # every phase of the step ends by it
+    return stack, run_parts(stack, deadline=deadline), deadline
 
 
 def _key(event: dict[str, Any], name: str) -> str:
@@ -57,12 +59,12 @@ def plan_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     from acme_renewer.fanout.cli_hook import plan_of
     from acme_renewer.pipeline import RenewOptions, renew_stack
 
-    stack, parts = _setup(event, context)
+    stack, parts, deadline = _setup(event, context)
     specs = stack.select(event.get("domains"))
     given = event.get("input")
     force = bool((given if isinstance(given, dict) else event).get("force", False))
     report = renew_stack(stack, specs, parts.state, parts.api, parts.dns, parts.open_account,
-                         RenewOptions(force=force, dry_run=True), _log)
+                         RenewOptions(force=force, dry_run=True, deadline=deadline), _log)
     plan = plan_of(stack, specs, report, _cost())
     key = _key(event, "plan.json")
     parts.state.backend.write(key, plan.dumps().encode())
@@ -77,7 +79,7 @@ def shard_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     from acme_renewer.fanout.zone_state import ZoneState
     from acme_renewer.pipeline import RenewOptions, renew_stack
 
-    stack, parts = _setup(event, context)
+    stack, parts, deadline = _setup(event, context)
     raw = parts.state.backend.read(event["plan_key"])
     if raw is None:
         raise FileNotFoundError(f"the plan {event['plan_key']} is not in the state store")
@@ -85,8 +87,8 @@ def shard_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     index = int(event["shard"])
     specs = select(stack.domains, ShardRef(index, len(plan.shards)), plan)
     report = renew_stack(stack, specs, ZoneState(parts.state, specs), parts.api, parts.dns,
-                         parts.open_account, RenewOptions(force=bool(event.get("force"))),
-                         _log)
+                         parts.open_account,
+                         RenewOptions(force=bool(event.get("force")), deadline=deadline), _log)
     key = _key(event, f"shard-{index}.json")
     parts.state.backend.write(key, json.dumps(report_json(report)).encode())
     return {"shard": index, "report_key": key, "failed": len(report.failed),
@@ -99,7 +101,7 @@ def report_handler(event: dict[str, Any], context: object) -> dict[str, Any]:
     from acme_renewer.lambda_handler import _publish_days_to_expiry
 
     plan = event["plan"]
-    stack, parts = _setup(plan, context)
+    stack, parts, _ = _setup(plan, context)
     run = RunReport(stack.name)
     for result in event["shards"]:
         if "error" in result or "report_key" not in result:  # a Catch: the shard never reported
