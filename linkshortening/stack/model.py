@@ -57,7 +57,7 @@ class TwilioAccount:
     name: str
     account_sid: str
     env_prefix: str  # PREFIX_API_KEY + PREFIX_API_SECRET (preferred) or PREFIX_AUTH_TOKEN
-    secret_id: str | None = None  # Secrets Manager: JSON {apiKey, apiSecret} or {authToken}
+    secret_id: str | None = None  # Secrets Manager: {api_key, api_secret} or {auth_token}
     pulumi_secret: str = ""  # lsctl:<this key>, set with `pulumi config set --secret`
 
 

@@ -319,6 +319,28 @@ def fetch_messaging_service_domain(ctx: Context, req: Request) -> Reply:
     return Reply(200, _association_body(sid, service, f"{ctx.base_url}{req.path}"))
 
 
+def fetch_service(ctx: Context, req: Request) -> Reply:
+    """GET /v1/Services/{Sid}: only what lsctl asks (is it this account's?), with the
+    properties of `messaging.v1.service` at the values a new service has."""
+    service = _visible(ctx, req)
+    now = iso(utcnow())
+    url = f"{ctx.base_url}/v1/Services/{service}"
+    return Reply(200, {
+        "sid": service, "account_sid": ctx.accounts.owners.get(service, req.account),
+        "friendly_name": service, "date_created": now, "date_updated": now,
+        "inbound_request_url": None, "inbound_method": "POST", "fallback_url": None,
+        "fallback_method": "POST", "status_callback": None, "sticky_sender": True,
+        "mms_converter": True, "smart_encoding": True, "scan_message_content": "inherit",
+        "fallback_to_long_code": True, "area_code_geomatch": True,
+        "synchronous_validation": False, "validity_period": 14400, "url": url,
+        "links": {name: f"{url}/{name.title().replace('_', '')}" for name in
+                  ("phone_numbers", "short_codes", "alpha_senders", "us_app_to_person",
+                   "us_app_to_person_usecases", "channel_senders", "destination_alpha_senders")},
+        "usecase": "undeclared", "us_app_to_person_registered": False,
+        "use_inbound_webhook_on_number": False,
+    })
+
+
 # --- routing ------------------------------------------------------------------------------
 
 _DN = r"(?P<DomainSid>[^/]+)"
@@ -339,6 +361,7 @@ ROUTES: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
      {"GET": fetch_messaging_service_domain}),
     (re.compile(rf"/v1/LinkShortening/Domains/{_DN}/RequestManagedCert"),
      {"POST": request_managed_cert}),
+    (re.compile(r"/v1/Services/(?P<MessagingServiceSid>[^/]+)"), {"GET": fetch_service}),
 ]
 
 
