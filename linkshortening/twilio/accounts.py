@@ -111,26 +111,29 @@ def env_credentials(account: AccountRef) -> TwilioCredentials:
                              read_secret(f"{prefix}_API_SECRET", purpose))
 
 
-def secret_credentials(account: AccountRef, text: str) -> TwilioCredentials:
-    """The account's Secrets Manager value: {"api_key", "api_secret"} or {"auth_token"}."""
+def secret_credentials(account: AccountRef, text: str,
+                       where: str | None = None) -> TwilioCredentials:
+    """The account's secret value (Secrets Manager, or `where`: a Pulumi secret config key):
+    {"api_key", "api_secret"} or {"auth_token"}, optionally with "account_sid"."""
+    where = where or f"secret {account.secret_id}"
     fix = ('Fix: store {"account_sid": "AC...", "api_key": "SK...", "api_secret": "..."} '
-           f"in {account.secret_id}")
+           f"in {where}")
     try:
         value = json.loads(text)
     except ValueError:
         value = None
     if not isinstance(value, dict) or not all(isinstance(value.get(k, ""), str)
                                               for k in SECRET_MEMBERS):
-        raise TwilioSetupError(f"secret {account.secret_id} of Twilio account {account.name} "
+        raise TwilioSetupError(f"{where} of Twilio account {account.name} "
                                f"is not a JSON object of strings. {fix}")
     if value.get("account_sid", account.account_sid) != account.account_sid:
-        raise TwilioSetupError(f"secret {account.secret_id} holds account "
+        raise TwilioSetupError(f"{where} holds account "
                                f"{value['account_sid']}, not {account.account_sid}. {fix}")
     if value.get("api_key") and value.get("api_secret"):
         return TwilioCredentials(account.account_sid, value["api_key"], value["api_secret"])
     if value.get("auth_token"):
         return TwilioCredentials(account.account_sid, account.account_sid, value["auth_token"])
-    raise TwilioSetupError(f"secret {account.secret_id} of Twilio account {account.name} has "
+    raise TwilioSetupError(f"{where} of Twilio account {account.name} has "
                            f"neither api_key + api_secret nor auth_token. {fix}")
 
 
