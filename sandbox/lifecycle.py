@@ -146,10 +146,12 @@ class SandboxState:
         return cls(**data)
 
 
-def exported_names() -> tuple[str, ...]:
+def exported_names(state: SandboxState | None = None) -> tuple[str, ...]:
     """Every variable `lsctl sandbox env` exports, known without a running sandbox (for
-    `lsctl sandbox env --unset` after `lsctl sandbox down`)."""
-    blank = SandboxState("", [], 0, 0, 0, 0, "", "")
+    `lsctl sandbox env --unset` after `lsctl sandbox down`); with `state`, its seeded
+    accounts' PREFIX_* variables too."""
+    blank = SandboxState("", [], 0, 0, 0, 0, "", "",
+                         twilio_accounts=state.twilio_accounts if state else {})
     return (*blank.env(), *blank.secret_files())
 
 
