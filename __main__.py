@@ -7,6 +7,7 @@ import pulumi
 from components.program import declare
 from components.stack_config import credentials, load_from_pulumi
 
-program = declare(load_from_pulumi(), credentials(), Path(__file__).resolve().parent)
+stack = load_from_pulumi()
+program = declare(stack, credentials(stack), Path(__file__).resolve().parent)
 for fqdn, outputs in program.exports.items():
     pulumi.export(fqdn, outputs)

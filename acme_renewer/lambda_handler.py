@@ -4,6 +4,9 @@ Environment (set by the RenewalSchedule component):
   LSCTL_STACK_FILE         the stack file in the archive (default stacks/Pulumi.<stack>.yaml)
   LSCTL_TWILIO_SECRET_ID   secret holding {"account_sid", "auth_token"} or
                            {"account_sid", "api_key", "api_secret"}
+  LSCTL_TWILIO_SECRET_IDS  instead, for a stack with lsctl:twilioAccounts: JSON account name
+                           -> secret id, one secret per account of the same shape, read by
+                           linkshortening.twilio.accounts when that account's client is built
   LSCTL_TSIG_SECRET_ID     optional: secret holding the TSIG secret (RFC 2136 zones)
   LSCTL_METRIC_NAMESPACE   CloudWatch namespace for DaysToExpiry (default lsctl)
 """

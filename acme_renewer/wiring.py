@@ -126,7 +126,7 @@ def run_parts(stack: Stack, project_dir: Path | None = None,
     from acme_renewer.access import check_access
     from acme_renewer.account import ca_endpoint
     from linkshortening.common.errors import is_user_error
-    from linkshortening.twilio.api import LinkShorteningApi
+    from linkshortening.twilio.accounts import stack_api
 
     problems: list[Exception] = []
 
@@ -142,7 +142,7 @@ def run_parts(stack: Stack, project_dir: Path | None = None,
     region = attempt(lambda: _aws_region(stack))
     state = (attempt(lambda: state_store(stack, project_dir))
              if region or stack.acme.state_backend == "directory" else None)
-    api = attempt(lambda: LinkShorteningApi.from_env(deadline=deadline))
+    api = attempt(lambda: stack_api(stack, deadline=deadline))
     dns = attempt(lambda: dns_provider(stack))
     ca = attempt(lambda: ca_endpoint(stack.acme))
     if not problems:  # well-formed: now one read-only call to each service, all together

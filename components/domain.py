@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
@@ -14,7 +14,7 @@ from components.twilio_resources import (
     MessagingServiceAssociation,
 )
 from linkshortening.stack.managed_records import ManagedRecord
-from linkshortening.stack.model import DomainSpec
+from linkshortening.stack.model import DomainSpec, TwilioAccount
 from linkshortening.stack.records import desired_records
 from linkshortening.stack.targets import TwilioTargets
 
@@ -33,7 +33,10 @@ class LinkShorteningDomain(pulumi.ComponentResource):
     def __init__(self, spec: DomainSpec, targets: TwilioTargets,
                  zone_id: pulumi.Output[str] | None, *, twilio: bool = True,
                  opts: pulumi.ResourceOptions | None = None,
-                 persist: Sequence[ManagedRecord] = ()) -> None:
+                 persist: Sequence[ManagedRecord] = (),
+                 accounts: Mapping[str, TwilioAccount] | None = None) -> None:
+        """`accounts`: lsctl:twilioAccounts by name; each Twilio-side resource is driven with
+        its account's credentials (none declared: the stack's twilio* config keys)."""
         name = spec.fqdn
         super().__init__("lsctl:index:LinkShorteningDomain", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
@@ -58,13 +61,16 @@ class LinkShorteningDomain(pulumi.ComponentResource):
                 records=list(r.values), allow_overwrite=overwrite, opts=child) for r in persist]
         self.twilio = []
         if twilio:  # False: lsctl:twilio.managedBy lsctl, so lsctl apply sets them
-            self.twilio.append(DomainConfig(f"{name}-config", spec, opts=child))
-            self.twilio += [MessagingServiceAssociation(f"{name}-{sid}", spec.domain_sid, sid,
-                                                        opts=child)
-                            for sid in spec.messaging_service_sids]
+            known = accounts or {}
+            self.twilio.append(DomainConfig(f"{name}-config", spec, opts=child,
+                                            account=known.get(spec.account)))
+            self.twilio += [MessagingServiceAssociation(
+                f"{name}-{sid}", spec.domain_sid, sid, opts=child,
+                account=known.get(spec.account_of(sid))) for sid in spec.messaging_service_sids]
         if spec.certificate == "managed":
             self.twilio.append(ManagedCertificate(f"{name}-managed-cert", spec.domain_sid,
-                                                  opts=child))
+                                                  opts=child,
+                                                  account=(accounts or {}).get(spec.account)))
         self.exports = {"fqdn": spec.fqdn, "zone": spec.zone, "recordType": record.type,
                         "values": list(record.values), "ttl": record.ttl, "zoneId": zone_id}
         self.register_outputs(self.exports)

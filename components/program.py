@@ -71,7 +71,8 @@ def declare(stack: Stack, credentials: Credentials, project_dir: Path) -> Progra
     domains = [LinkShorteningDomain(spec, stack.targets,
                                     zones[spec.zone].zone_id if _pulumi_writes(spec) else None,
                                     twilio=stack.twilio_managed_by == "pulumi",
-                                    persist=persist_managed(spec, account))
+                                    persist=persist_managed(spec, account),
+                                    accounts={a.name: a for a in stack.twilio_accounts})
                for spec in stack.domains]
     return Program(zones, domains, _renewal(stack, credentials, zones, project_dir),
                    _state_bucket(stack))
@@ -145,7 +146,8 @@ def _renewal(stack: Stack, credentials: Credentials, zones: dict[str, LinkShorte
         zone_ids={zone: zones[zone].zone_id for zone in names},
         challenges=challenges,
         list_zones=any(not (d.dns and d.dns.hosted_zone_id) for d in route53),
-        twilio_credentials=credentials.twilio_json(),
+        twilio_credentials=None if credentials.accounts else credentials.twilio_json(),
+        account_credentials=credentials.accounts,
         tsig_secret=credentials.tsig_secret if rfc2136 else None,
         s3_state=s3_location(stack, project_dir) if stack.acme.state_backend == "s3" else None,
         kms_key_id=stack.acme.state_kms_key_id))

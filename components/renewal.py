@@ -4,8 +4,9 @@ least-privilege roles, log group, and alarms to an SNS topic."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -16,6 +17,7 @@ from components.lambda_archive import HANDLER
 from linkshortening.stack.model import Stack
 from linkshortening.stack.profiles import renewal_plan
 from linkshortening.stack.s3_url import S3Location
+from linkshortening.twilio.accounts import SECRET_IDS_ENV
 
 METRIC_NAMESPACE = "lsctl"
 RUNTIME = "python3.11"  # what components.lambda_archive builds the dependencies for
@@ -40,11 +42,14 @@ class RenewalInputs:
     zone_ids: dict[str, pulumi.Output[str]]
     challenges: list[dict[str, list[str]]]
     list_zones: bool  # some zone is found by name, so ListHostedZones is needed
-    twilio_credentials: pulumi.Output[str]  # JSON for LSCTL_TWILIO_SECRET_ID (secret)
+    twilio_credentials: pulumi.Output[str] | None  # JSON for LSCTL_TWILIO_SECRET_ID (secret)
     tsig_secret: pulumi.Output[str] | None = None
     # Backend s3: the bucket and prefix (state_prefix is then its prefix), and the KMS key.
     s3_state: S3Location | None = None
     kms_key_id: str | None = None
+    # lsctl:twilioAccounts: account name -> its secret JSON; one secret each, named in
+    # LSCTL_TWILIO_SECRET_IDS (linkshortening.twilio.accounts), instead of the one above
+    account_credentials: dict[str, pulumi.Output[str]] = field(default_factory=dict)
 
 
 class RenewalSchedule(pulumi.ComponentResource):
@@ -59,10 +64,29 @@ class RenewalSchedule(pulumi.ComponentResource):
         self.plan = renewal_plan(stack, dt.datetime.now(dt.UTC))
         function_name = f"lsctl-renew-{stack.name}"
 
-        self.twilio_secret, self.twilio_secret_version = self._secret(
-            f"{name}-twilio", credential_secret_name(stack, "twilio"),
-            "Twilio credentials of lsctl's renewer", inputs.twilio_credentials)
-        credential_arns = [self.twilio_secret.arn]
+        secret_env: dict[str, pulumi.Input[str]] = {}
+        credential_arns: list[pulumi.Output[str]] = []
+        self.twilio_secret: aws.secretsmanager.Secret | None = None
+        if inputs.twilio_credentials is not None:
+            self.twilio_secret, self.twilio_secret_version = self._secret(
+                f"{name}-twilio", credential_secret_name(stack, "twilio"),
+                "Twilio credentials of lsctl's renewer", inputs.twilio_credentials)
+            credential_arns.append(self.twilio_secret.arn)
+            secret_env["LSCTL_TWILIO_SECRET_ID"] = self.twilio_secret.arn
+        # One secret per Twilio account; the renewer reads exactly these (iam.renewer_policy).
+        self.account_secret_versions = {
+            account: self._secret(f"{name}-twilio-{account}",
+                                  credential_secret_name(stack, f"twilio-{account}"),
+                                  f"Twilio credentials of account {account} for lsctl's "
+                                  "renewer", value)
+            for account, value in inputs.account_credentials.items()}
+        self.account_secrets = {a: v[0] for a, v in self.account_secret_versions.items()}
+        credential_arns += [s.arn for s in self.account_secrets.values()]
+        if self.account_secrets:
+            names = list(self.account_secrets)
+            secret_env[SECRET_IDS_ENV] = pulumi.Output.all(
+                *(s.arn for s in self.account_secrets.values())).apply(
+                    lambda arns: json.dumps(dict(zip(names, arns, strict=True))))
         self.tsig_secret: aws.secretsmanager.Secret | None = None
         self.tsig_secret_version: aws.secretsmanager.SecretVersion | None = None
         if inputs.tsig_secret is not None:
@@ -89,7 +113,7 @@ class RenewalSchedule(pulumi.ComponentResource):
 
         environment: dict[str, pulumi.Input[str]] = {
             "LSCTL_STACK_FILE": f"stacks/{inputs.stack_file_name}",
-            "LSCTL_TWILIO_SECRET_ID": self.twilio_secret.arn,
+            **secret_env,
             "LSCTL_METRIC_NAMESPACE": METRIC_NAMESPACE,
         }
         if self.tsig_secret is not None:

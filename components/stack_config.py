@@ -3,8 +3,9 @@ credentials set with `pulumi config set --secret`."""
 
 from __future__ import annotations
 
+import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 
@@ -38,13 +39,16 @@ def config_error(exc: ConfigError) -> pulumi.RunError:
 class Credentials:
     """The Twilio credentials (and the TSIG secret for RFC 2136 zones), as secret Outputs."""
 
-    account_sid: pulumi.Output[str]
+    account_sid: pulumi.Output[str] | None  # None: the stack declares lsctl:twilioAccounts
     api_key: pulumi.Output[str] | None  # None: the auth token is used
-    secret: pulumi.Output[str]  # the API key's secret, or the auth token
+    secret: pulumi.Output[str] | None  # the API key's secret, or the auth token
     tsig_secret: pulumi.Output[str] | None = None
+    # lsctl:twilioAccounts: account name -> its renewer secret's JSON (secret Outputs)
+    accounts: dict[str, pulumi.Output[str]] = field(default_factory=dict)
 
     def twilio_json(self) -> pulumi.Output[str]:
         """The renewer's Secrets Manager value (see acme_renewer.lambda_handler), secret."""
+        assert self.account_sid is not None and self.secret is not None
         if self.api_key is None:
             value = pulumi.Output.all(self.account_sid, self.secret).apply(
                 lambda v: json.dumps({"account_sid": v[0], "auth_token": v[1]}))
@@ -54,11 +58,14 @@ class Credentials:
         return pulumi.Output.secret(value)
 
 
-def credentials() -> Credentials:
+def credentials(stack: Stack | None = None) -> Credentials:
     """The credentials the Twilio-side resources and the renewer need: required, because a
-    stack without them would plan to delete every Twilio-side resource it declared before."""
+    stack without them would plan to delete every Twilio-side resource it declared before.
+    A stack with lsctl:twilioAccounts needs each account's secret key instead."""
     config = pulumi.Config(NAMESPACE)
     source = stack_source(pulumi.get_stack())
+    if stack is not None and stack.twilio_accounts:
+        return _account_credentials(stack, source)
     _required(source, "twilioAccountSid", "AC...")
     api_key = config.get("twilioApiKey") or None
     secret_key = "twilioApiSecret" if api_key else "twilioAuthToken"
@@ -71,6 +78,32 @@ def credentials() -> Credentials:
         api_key=pulumi.Output.secret(api_key) if api_key else None,
         secret=config.require_secret(secret_key),
         tsig_secret=config.require_secret("tsigSecret") if tsig else None)
+
+
+def _account_credentials(stack: Stack, source: str) -> Credentials:
+    """Each account's `pulumiSecret` key, set with --secret; its value, with the declared
+    account SID added, is what the renewer's Secrets Manager secret of that account holds."""
+    config = pulumi.Config(NAMESPACE)
+    accounts: dict[str, pulumi.Output[str]] = {}
+    for account in stack.twilio_accounts:
+        _required(source, account.pulumi_secret, '\'{"api_key": "SK...", "api_secret": "..."}\'')
+        accounts[account.name] = pulumi.Output.secret(
+            config.require_secret(account.pulumi_secret).apply(
+                functools.partial(_with_sid, account.account_sid)))
+    tsig = config.get("tsigSecret") or None
+    if tsig is not None:
+        _required(source, "tsigSecret", "...")
+    return Credentials(account_sid=None, api_key=None, secret=None, accounts=accounts,
+                       tsig_secret=config.require_secret("tsigSecret") if tsig else None)
+
+
+def _with_sid(account_sid: str, text: str) -> str:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    # Not an object: stored as {} plus the SID; the renewer's message says what to store.
+    return json.dumps({**(value if isinstance(value, dict) else {}), "account_sid": account_sid})
 
 
 def _required(source: str, key: str, example: str) -> None:

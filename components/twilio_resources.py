@@ -23,7 +23,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from linkshortening.stack.model import DomainSpec
+from linkshortening.stack.model import DomainSpec, TwilioAccount
 from linkshortening.stack.parse import NAMESPACE
 
 if TYPE_CHECKING:
@@ -54,15 +54,31 @@ def api_from_config(config: Mapping[str, str]) -> LinkShorteningApi:
     return LinkShorteningApi(TwilioSettings.from_env(credentials))
 
 
-class TwilioProvider(ResourceProvider):
-    """What the three providers share: credentials from the stack config, read at start."""
+def api_for_account(account: TwilioAccount, value: str | None) -> LinkShorteningApi:
+    """A fresh client for a lsctl:twilioAccounts account from its secret config value."""
+    from linkshortening.twilio.accounts import secret_credentials
+    from linkshortening.twilio.api import LinkShorteningApi, TwilioSettings
 
-    def __init__(self) -> None:
+    key = f"{NAMESPACE}:{account.pulumi_secret}"
+    if not value:
+        raise ValueError(f"{key} is not set. Fix: pulumi config set --secret {key} "
+                         '\'{"api_key": "SK...", "api_secret": "..."}\'')
+    return LinkShorteningApi(TwilioSettings.from_env(
+        secret_credentials(account, value, f"Pulumi config {key}")))
+
+
+class TwilioProvider(ResourceProvider):
+    """What the three providers share: credentials from the stack config, read at start;
+    `account` (lsctl:twilioAccounts): the account whose secret config key they come from."""
+
+    def __init__(self, account: TwilioAccount | None = None) -> None:
         super().__init__()
+        self._account = account  # SID and key *names* only: safe in the state
         self._config: dict[str, str] = {}  # empty when pickled: filled by `configure` only
 
     def configure(self, req: ConfigureRequest) -> None:
-        self._config = {key: str(value) for key in CREDENTIAL_KEYS
+        keys = (self._account.pulumi_secret,) if self._account else CREDENTIAL_KEYS
+        self._config = {key: str(value) for key in keys
                         if (value := req.config.get(f"{NAMESPACE}:{key}"))}
 
     def __getstate__(self) -> dict[str, Any]:
@@ -70,6 +86,8 @@ class TwilioProvider(ResourceProvider):
         return {**self.__dict__, "_config": {}}
 
     def api(self) -> LinkShorteningApi:
+        if self._account is not None:
+            return api_for_account(self._account, self._config.get(self._account.pulumi_secret))
         return api_from_config(self._config)
 
 
@@ -203,8 +221,9 @@ class ManagedCertificateProvider(TwilioProvider):
 
 class DomainConfig(Resource):
     def __init__(self, name: str, spec: DomainSpec,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(DomainConfigProvider(), name, {
+                 opts: pulumi.ResourceOptions | None = None,
+                 account: TwilioAccount | None = None) -> None:
+        super().__init__(DomainConfigProvider(account), name, {
             "domain_sid": spec.domain_sid,
             "fallback_url": spec.fallback_url or "", "callback_url": spec.callback_url or "",
             "continue_on_failure": spec.continue_on_failure,
@@ -214,15 +233,17 @@ class DomainConfig(Resource):
 
 class MessagingServiceAssociation(Resource):
     def __init__(self, name: str, domain_sid: str, messaging_service_sid: str,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(MessagingServiceAssociationProvider(), name, {
+                 opts: pulumi.ResourceOptions | None = None,
+                 account: TwilioAccount | None = None) -> None:
+        super().__init__(MessagingServiceAssociationProvider(account), name, {
             "domain_sid": domain_sid, "messaging_service_sid": messaging_service_sid,
         }, opts)
 
 
 class ManagedCertificate(Resource):
     def __init__(self, name: str, domain_sid: str,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(ManagedCertificateProvider(), name, {
+                 opts: pulumi.ResourceOptions | None = None,
+                 account: TwilioAccount | None = None) -> None:
+        super().__init__(ManagedCertificateProvider(account), name, {
             "domain_sid": domain_sid, "managed": True, "requesting": None,
         }, opts)

@@ -257,6 +257,12 @@ def _twilio(facts: DomainFacts, now: dt.datetime, live: Lifetime | None) -> Iter
         if have != want:
             yield _finding(facts, "twilio-config-differs", "error", "twilio-config",
                            f"{key}={want}", f"{key}={have}", "Twilio domain config")
+    for service in twilio.invisible_services:
+        account = spec.account_of(service)
+        yield _finding(facts, "twilio-service-wrong-account", "error", "twilio-config",
+                       f"{service} visible to account {account}",
+                       f"{service} not found with account {account}'s credentials (Twilio 404)",
+                       "Twilio Messaging Service")
     for service, domain in twilio.associations:
         if domain != spec.domain_sid:
             yield _finding(facts, "twilio-association-differs", "error", "twilio-config",

@@ -92,6 +92,9 @@ class TwilioFacts:
     continue_on_failure: bool | None = None
     disable_https: bool | None = None
     associations: tuple[tuple[str, str | None], ...] = ()  # (Messaging Service, its DomainSid)
+    # Messaging Services their declared account (lsctl:twilioAccounts) cannot see: Twilio's
+    # 404 to that account's credentials (another account owns them, or none exists)
+    invisible_services: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

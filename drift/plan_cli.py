@@ -63,5 +63,5 @@ def make(args: argparse.Namespace) -> tuple[Plan, Stack, tuple[DomainSpec, ...],
 
     stack = load_stack(args.stack)
     specs = stack.select(args.domain)
-    access = Access.from_env(stack.source)
+    access = Access.from_env(stack.source, stack)
     return make_plan(stack, specs, access), stack, specs, access

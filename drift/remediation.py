@@ -95,6 +95,12 @@ REMEDIES: dict[str, Remedy] = {r.code: r for r in (
            "a Messaging Service uses another domain",
            f"associate the Messaging Service with this domain ({CONSOLE_SERVICE})",
            "{twilio}"),
+    Remedy("twilio-service-wrong-account", "twilio-config", "error",
+           "a Messaging Service is not visible to the account the stack names",
+           "in stack {stack}, name the account that owns the service (its SID in "
+           "Twilio Console > Messaging > Services) as its `account:` under messagingServiceSids"
+           " (or the domain's `account:`), and check that account's credentials are its own; "
+           "then run drift again"),
     Remedy("twilio-certificate-validation-failed", "twilio-certificate", "error",
            "Twilio refused the last certificate upload",
            "check the bundle (`lsctl cert check` says what Twilio refuses), then upload again",

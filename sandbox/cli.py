@@ -143,7 +143,13 @@ def _env(args: argparse.Namespace, directory: Path) -> int:
     from sandbox.lifecycle import SandboxState, exported_names, shell_exports
 
     if args.unset:  # needs no running sandbox: it is what to run after `sandbox down`
-        print("".join(f"unset {name}\n" for name in exported_names()), end="")
+        from sandbox.process import ServiceError
+
+        try:  # a running one's seeded accounts (lsctl:twilioAccounts) export more
+            running: SandboxState | None = SandboxState.load(directory)
+        except ServiceError:
+            running = None
+        print("".join(f"unset {name}\n" for name in exported_names(running)), end="")
         return 0
     state = SandboxState.load(directory)
     # twilio-python rewrites a custom base URL's host when these are set.

@@ -45,6 +45,9 @@ class SandboxState:
     # What it was started to serve, so a second `lsctl sandbox up` can tell whether it fits.
     stale_zones: list[str] = field(default_factory=list)
     twilio_domains: dict[str, str] = field(default_factory=dict)  # DomainSid -> domain
+    # lsctl:twilioAccounts seeded into the emulator: env prefix -> [Account SID, API key SID]
+    # (sandbox.accounts); the API key secrets are files, exported like the auth token.
+    twilio_accounts: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def path(self) -> Path:
@@ -111,11 +114,19 @@ class SandboxState:
             "LSCTL_TWILIO_CA_BUNDLE": str(self.ca_bundle),
             # Where the drift checker looks at served certificates (Twilio's IPs are not here).
             "LSCTL_TLS_ENDPOINT": f"127.0.0.1:{self.edge_port}",
+            **{f"{prefix}_{name}": value for prefix, (sid, key) in self.twilio_accounts.items()
+               for name, value in (("ACCOUNT_SID", sid), ("API_KEY", key))},
         }
 
     def secret_files(self) -> dict[str, Path]:
         """Secret variables and the files holding them: exported by `cat`, never printed."""
-        return {"TWILIO_AUTH_TOKEN": self.twilio_auth_token_file}
+        return {"TWILIO_AUTH_TOKEN": self.twilio_auth_token_file,
+                **{f"{prefix}_API_SECRET": self.account_secret_file(prefix)
+                   for prefix in self.twilio_accounts}}
+
+    def account_secret_file(self, env_prefix: str) -> Path:
+        """The API key secret of a seeded lsctl:twilioAccounts account (sandbox.accounts)."""
+        return self.path / "twilio-accounts" / f"{env_prefix}.secret"
 
     def save(self) -> None:
         write_atomic(self.path / STATE_FILE, json.dumps(asdict(self), indent=2))
@@ -135,10 +146,12 @@ class SandboxState:
         return cls(**data)
 
 
-def exported_names() -> tuple[str, ...]:
+def exported_names(state: SandboxState | None = None) -> tuple[str, ...]:
     """Every variable `lsctl sandbox env` exports, known without a running sandbox (for
-    `lsctl sandbox env --unset` after `lsctl sandbox down`)."""
-    blank = SandboxState("", [], 0, 0, 0, 0, "", "")
+    `lsctl sandbox env --unset` after `lsctl sandbox down`); with `state`, its seeded
+    accounts' PREFIX_* variables too."""
+    blank = SandboxState("", [], 0, 0, 0, 0, "", "",
+                         twilio_accounts=state.twilio_accounts if state else {})
     return (*blank.env(), *blank.secret_files())
 
 

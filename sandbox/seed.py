@@ -13,7 +13,7 @@ from drift.plan.changes import Outcome, Plan, RecordSet
 from drift.plan.planner import make_plan, wanted_sets
 from linkshortening.dns.query import ask
 from linkshortening.stack.model import DnsSettings, Stack
-from linkshortening.twilio.api import LinkShorteningApi, TwilioCredentials, TwilioSettings
+from sandbox.accounts import sandbox_accounts_api, sandbox_api, seed_accounts
 
 if TYPE_CHECKING:
     from sandbox.lifecycle import SandboxState
@@ -33,7 +33,8 @@ class Seeded:
 def seed(stack: Stack, state: SandboxState) -> Seeded:
     """Plan and apply `stack` in the sandbox, then ask BIND 9 for every declared set."""
     local = sandbox_stack(stack, state)
-    access = sandbox_access(state, stack.source)
+    seed_accounts(stack, state)  # each Messaging Service under its account, before apply
+    access = sandbox_access(state, stack.source, stack)
     plan = make_plan(local, local.domains, access)
     outcomes = apply_plan(plan, access)
     answers = []
@@ -57,17 +58,11 @@ def sandbox_stack(stack: Stack, state: SandboxState) -> Stack:
         twilio_managed_by="lsctl")
 
 
-def sandbox_access(state: SandboxState, source: str) -> Access:
-    """The sandbox's BIND 9, TSIG key and emulator, whatever the environment says."""
+def sandbox_access(state: SandboxState, source: str, stack: Stack | None = None) -> Access:
+    """The sandbox's BIND 9, TSIG key and emulator (each call as its stack account), whatever
+    the environment says."""
     return dataclasses.replace(Access.from_env(source),
                                primary=lambda zone, settings: state.dns,
                                tsig_key=lambda settings: state.tsig_key(),
-                               twilio=lambda: sandbox_api(state))
-
-
-def sandbox_api(state: SandboxState) -> LinkShorteningApi:
-    """A client for the sandbox's Twilio emulator, whatever the environment says."""
-    credentials = TwilioCredentials(state.twilio_account_sid, state.twilio_account_sid,
-                                    state.twilio_auth_token_file.read_text().strip())
-    return LinkShorteningApi(TwilioSettings(credentials, state.twilio_base_url,
-                                            str(state.ca_bundle)))
+                               twilio=lambda: sandbox_api(state) if stack is None
+                               else sandbox_accounts_api(stack, state))

@@ -24,8 +24,8 @@ import xmlschema
 from linkshortening.cli.main import main
 from linkshortening.dns.rfc2136 import replace_rrset
 from linkshortening.stack.targets import CNAME_TARGET, DEFAULT_ALLOWED_IPS
+from sandbox.accounts import sandbox_api
 from sandbox.lifecycle import SandboxOptions, SandboxState, running
-from sandbox.seed import sandbox_api
 from sandbox.twilio_emulator.control import EmulatorControl
 from tests.certfactory import make_chain
 from tests.conftest import ROOT, TWILIO_KNOBS, lsctl_argv

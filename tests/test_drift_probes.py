@@ -28,8 +28,8 @@ from linkshortening.dns.engine import Question, ask_all
 from linkshortening.dns.rfc2136 import Endpoint, replace_rrset
 from linkshortening.stack.model import DnsSettings, DomainSpec
 from linkshortening.stack.targets import TwilioTargets
+from sandbox.accounts import sandbox_api
 from sandbox.lifecycle import SandboxState
-from sandbox.seed import sandbox_api
 from sandbox.twilio_emulator.control import EmulatorControl
 from tests.certfactory import make_chain
 from tests.conftest import new_domain

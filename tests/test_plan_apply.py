@@ -26,8 +26,8 @@ from linkshortening.dns.query import ask
 from linkshortening.dns.rfc2136 import new_update, replace_rrset, send_update
 from linkshortening.stack.load import load_stack
 from linkshortening.stack.targets import CNAME_TARGET, DEFAULT_ALLOWED_IPS
+from sandbox.accounts import sandbox_api
 from sandbox.lifecycle import SandboxOptions, SandboxState, running
-from sandbox.seed import sandbox_api
 from tests.conftest import ROOT, TWILIO_KNOBS, point_at
 
 IPS = tuple(sorted(DEFAULT_ALLOWED_IPS))

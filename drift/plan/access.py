@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from linkshortening.dns.rfc2136 import Endpoint, TsigKey
 from linkshortening.stack.errors import ConfigError
-from linkshortening.stack.model import DnsSettings
+from linkshortening.stack.model import DnsSettings, Stack
 
 if TYPE_CHECKING:
     from mypy_boto3_route53 import Route53Client
@@ -29,10 +29,12 @@ class Access:
     twilio: Callable[[], LinkShorteningApi]
 
     @classmethod
-    def from_env(cls, source: str) -> Access:
-        """Clients built at first use, once: a plan that needs no Twilio asks for no token."""
+    def from_env(cls, source: str, stack: Stack | None = None) -> Access:
+        """Clients built at first use, once: a plan that needs no Twilio asks for no token.
+        With `stack`, each Twilio call is made as its account (lsctl:twilioAccounts)."""
+        twilio = functools.partial(_twilio, stack)
         return cls(functools.partial(_primary, source), _tsig_key,
-                   functools.cache(_route53), functools.cache(_twilio))
+                   functools.cache(_route53), functools.cache(twilio))
 
 
 def _primary(source: str, zone: str, settings: DnsSettings) -> Endpoint:
@@ -58,7 +60,8 @@ def _route53() -> Route53Client:
     return route53_client()
 
 
-def _twilio() -> LinkShorteningApi:
+def _twilio(stack: Stack | None) -> LinkShorteningApi:
+    from linkshortening.twilio.accounts import stack_api
     from linkshortening.twilio.api import LinkShorteningApi
 
-    return LinkShorteningApi.from_env()
+    return LinkShorteningApi.from_env() if stack is None else stack_api(stack)

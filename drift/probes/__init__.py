@@ -22,7 +22,8 @@ def gather(stack: Stack, specs: Sequence[DomainSpec], skip: Collection[str] = ()
     jobs: dict[str, Future[dict[str, Probed[Any]]]] = {}
     with ThreadPoolExecutor(len(SOURCES)) as pool:
         if "twilio" not in skip:
-            jobs["twilio"] = pool.submit(twilio.probe, specs)
+            jobs["twilio"] = pool.submit(twilio.probe, specs, twilio.WORKERS,
+                                         stack.twilio_accounts)
         if "tls" not in skip:
             jobs["tls"] = pool.submit(tls.probe, specs)
         if "route53" not in skip:

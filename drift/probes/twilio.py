@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from drift.facts import Probed, TwilioFacts, Unreachable
-from linkshortening.stack.model import DomainSpec
+from linkshortening.stack.model import DomainSpec, TwilioAccount
 
 if TYPE_CHECKING:
     from linkshortening.twilio.api import LinkShorteningApi
@@ -20,13 +20,16 @@ SETTING = "TWILIO_ACCOUNT_SID with TWILIO_API_KEY + TWILIO_API_SECRET, or TWILIO
 WORKERS = 16  # Twilio limits concurrent requests per account; this stays well below
 
 
-def probe(specs: Sequence[DomainSpec], workers: int = WORKERS) -> dict[str, Probed[TwilioFacts]]:
+def probe(specs: Sequence[DomainSpec], workers: int = WORKERS,
+          accounts: Sequence[TwilioAccount] = ()) -> dict[str, Probed[TwilioFacts]]:
+    """Each domain's and each Messaging Service's calls as its account (`accounts`: the
+    stack's lsctl:twilioAccounts; none: the TWILIO_* variables)."""
     from linkshortening.common.secrets import MissingSecret
-    from linkshortening.twilio.api import LinkShorteningApi
+    from linkshortening.twilio.accounts import domains_api
     from linkshortening.twilio.errors import TwilioSetupError
 
     try:
-        api = LinkShorteningApi.from_env()
+        api = domains_api(accounts, specs)
     except (MissingSecret, TwilioSetupError) as exc:  # never asked: not configured
         name = exc.name if isinstance(exc, MissingSecret) else _variable(str(exc))
         lost = Unreachable("twilio", SOURCE, str(exc).split(". Fix:")[0],
@@ -83,8 +86,10 @@ def _facts(api: LinkShorteningApi, spec: DomainSpec) -> TwilioFacts:
     cert = _certificate(api, sid)
     pending = cert.cert_in_validation if cert else None
     config = api.fetch_config(sid)
+    invisible = tuple(s for s in spec.messaging_service_sids
+                      if not api.messaging_service_visible(s))
     associations = tuple((service, _service_domain(api, service))
-                         for service in spec.messaging_service_sids)
+                         for service in spec.messaging_service_sids if service not in invisible)
     return TwilioFacts(
         domain_known=True, dns_valid=validation.is_valid, dns_reason=validation.reason,
         certificate_expires=cert.date_expires if cert and cert.certificate_sid else None,
@@ -94,7 +99,7 @@ def _facts(api: LinkShorteningApi, spec: DomainSpec) -> TwilioFacts:
         validation_reason=pending.reason if pending else None,
         fallback_url=config.fallback_url, callback_url=config.callback_url,
         continue_on_failure=config.continue_on_failure, disable_https=config.disable_https,
-        associations=associations)
+        associations=associations, invisible_services=invisible)
 
 
 def _certificate(api: LinkShorteningApi, sid: str) -> DomainCertificate | None:

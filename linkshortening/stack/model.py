@@ -44,6 +44,23 @@ class DnsSettings:
     managed_by: Writer = "pulumi"
 
 
+# The one implicit account of a stack without lsctl:twilioAccounts: the TWILIO_* variables.
+DEFAULT_ACCOUNT = "default"
+
+
+@dataclass(frozen=True)
+class TwilioAccount:
+    """One Twilio account of the Organization (lsctl:twilioAccounts), credentials by reference
+    only: an environment prefix or a Secrets Manager secret for the jobs, a secret Pulumi
+    config key for `pulumi up`. The secrets themselves never sit in the stack."""
+
+    name: str
+    account_sid: str
+    env_prefix: str  # PREFIX_API_KEY + PREFIX_API_SECRET (preferred) or PREFIX_AUTH_TOKEN
+    secret_id: str | None = None  # Secrets Manager: {api_key, api_secret} or {auth_token}
+    pulumi_secret: str = ""  # lsctl:<this key>, set with `pulumi config set --secret`
+
+
 @dataclass(frozen=True)
 class DomainSpec:
     """One declared Link Shortening domain."""
@@ -67,6 +84,14 @@ class DomainSpec:
     # of a challenge record per renewal; persist_until in UNIX seconds, as the record says it.
     challenge: ChallengeType = "dns-01"
     persist_until: int | None = None
+    # lsctl:twilioAccounts: the account that uploads the certificate and sets the config, and
+    # (service SID, account) for each Messaging Service whose association is made as another.
+    account: str = DEFAULT_ACCOUNT
+    service_accounts: tuple[tuple[str, str], ...] = ()
+
+    def account_of(self, service_sid: str) -> str:
+        """The account that owns (and associates) one of this domain's Messaging Services."""
+        return dict(self.service_accounts).get(service_sid, self.account)
 
     @property
     def is_root(self) -> bool:
@@ -161,6 +186,17 @@ class Stack:
     twilio_managed_by: Writer = "pulumi"  # who sets domain config and Messaging Services
     aws_region: str | None = None  # the stack's aws:region (Pulumi's AWS provider setting)
     drift_ignore: tuple[DriftIgnore, ...] = ()  # lsctl:driftIgnore
+    # lsctl:twilioAccounts; empty: one implicit account from the TWILIO_* variables
+    twilio_accounts: tuple[TwilioAccount, ...] = ()
+
+    def account(self, name: str) -> TwilioAccount | None:
+        """The declared account `name`; None for the implicit default of a one-account stack."""
+        return next((a for a in self.twilio_accounts if a.name == name), None)
+
+    @property
+    def account_names(self) -> tuple[str, ...]:
+        """Every account the stack's calls are made as (the implicit default when none)."""
+        return tuple(a.name for a in self.twilio_accounts) or (DEFAULT_ACCOUNT,)
 
     @property
     def zones(self) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from linkshortening.common.names import in_zone
-from linkshortening.stack import persist_config, values
+from linkshortening.stack import persist_config, twilio_accounts, values
 from linkshortening.stack.drift_ignore import KEY as DRIFT_IGNORE
 from linkshortening.stack.drift_ignore import parse_drift_ignore
 from linkshortening.stack.errors import ConfigError, quoted
@@ -27,6 +27,7 @@ from linkshortening.stack.model import (
     DomainSpec,
     RenewalSettings,
     Stack,
+    TwilioAccount,
 )
 from linkshortening.stack.reader import Reader, pulumi_scalar
 from linkshortening.stack.s3_url import split_s3_url
@@ -35,7 +36,7 @@ from linkshortening.stack.targets import DEFAULT_ALLOWED_IPS, DEFAULT_TTL, Twili
 NAMESPACE = "lsctl"
 # The stack-level keys under `lsctl:`; the Pulumi program reads exactly these from pulumi.Config.
 STACK_KEYS = ("domains", "allowedIps", "ttl", "dns", "acme", "renewal", "twilio",
-              "driftIgnore")
+              "driftIgnore", "twilioAccounts")
 # Credentials for `pulumi up`, set with `pulumi config set --secret`: the Pulumi program reads
 # them; the loader accepts them in the file (as {secure: ...}) and keeps them out of `Stack`.
 SECRET_KEYS = ("twilioAccountSid", "twilioAuthToken", "twilioApiKey", "twilioApiSecret",
@@ -71,9 +72,10 @@ def _parse_stack(config: Mapping[str, Any], source: str, name: str, today: dt.da
     default_dns = _dns(source, top.key("dns"), top.get("dns"))
     acme = _acme(source, top.get("acme"))
     renewal = _renewal(source, top.get("renewal"))
-    twilio_writer = _twilio_writer(source, top.get("twilio"))
+    accounts = twilio_accounts.parse_accounts(source, top.get(twilio_accounts.KEY))
+    twilio_writer, default_account = _twilio(source, top.get("twilio"), accounts)
     raw_ignore = top.get(DRIFT_IGNORE)  # lsctl:driftIgnore, checked once domains are known
-    for secret in SECRET_KEYS:
+    for secret in (*SECRET_KEYS, *(a.pulumi_secret for a in accounts)):
         top.get(secret)  # accepted, read by the Pulumi program only
     raw_domains = top.get("domains", required=True,
                           fix="declare a list under lsctl:domains (see stacks/Pulumi.example.yaml)")
@@ -81,25 +83,30 @@ def _parse_stack(config: Mapping[str, Any], source: str, name: str, today: dt.da
         raise top.error("domains", "must be a non-empty list", "declare at least one domain")
     top.finish()
 
-    domains = tuple(_domain(source, f"domains[{i}]", raw, ttl, default_dns, acme)
+    domains = tuple(_domain(source, f"domains[{i}]", raw, ttl, default_dns, acme,
+                            accounts, default_account)
                     for i, raw in enumerate(raw_domains))
+    twilio_accounts.refuse_two_accounts(source, domains)
     _refuse_shared(source, domains)
     ignore = parse_drift_ignore(source, raw_ignore, {n for d in domains for n in (d.fqdn, d.zone)},
                                 today)
     return Stack(name=name, source=source, domains=domains,
                  targets=TwilioTargets(allowed_ips=ips), acme=acme, renewal=renewal,
                  twilio_managed_by="lsctl" if twilio_writer == "lsctl" else "pulumi",
-                 drift_ignore=ignore)
+                 drift_ignore=ignore, twilio_accounts=accounts)
 
 
-def _twilio_writer(source: str, raw: object) -> str:
-    """`lsctl:twilio: {managedBy: pulumi | lsctl}`: who sets the Twilio-side settings."""
+def _twilio(source: str, raw: object, accounts: tuple[TwilioAccount, ...]
+            ) -> tuple[str, str | None]:
+    """`lsctl:twilio: {managedBy: pulumi | lsctl, defaultAccount: name}`: who sets the
+    Twilio-side settings, and the account of domains that name none."""
     if raw is None:
-        return "pulumi"
+        return "pulumi", twilio_accounts.default_account(source, accounts, None)
     r = Reader(source, "twilio", raw)
     writer = r.choice("managedBy", WRITERS, "pulumi") or "pulumi"
+    default = twilio_accounts.default_account(source, accounts, r.string("defaultAccount"))
     r.finish()
-    return writer
+    return writer, default
 
 
 def _renewal(source: str, raw: object) -> RenewalSettings:
@@ -191,7 +198,8 @@ def _check_s3_state(s: Reader, settings: AcmeSettings) -> None:
 
 
 def _domain(source: str, path: str, raw: object, ttl: int,
-            default_dns: DnsSettings | None, acme: AcmeSettings) -> DomainSpec:
+            default_dns: DnsSettings | None, acme: AcmeSettings,
+            accounts: tuple[TwilioAccount, ...], default_account: str | None) -> DomainSpec:
     r = Reader(source, path, raw)
     fqdn = _required(r, "fqdn", "give the domain, e.g. fqdn: links.example.com",
                      lambda v, k, s: values.hostname(v, k, s, wildcard=False))
@@ -202,7 +210,8 @@ def _domain(source: str, path: str, raw: object, ttl: int,
                       f"use a name ending in .{zone}, or set zone to the zone that holds {fqdn}")
     sid = _required(r, "domainSid", "copy the Domain SID from Console > Admin Center > Domains",
                     values.domain_sid)
-    services = r.strings("messagingServiceSids", lambda v, k: values.service_sid(v, k, source))
+    account, services, service_accounts = twilio_accounts.domain_accounts(
+        r, accounts, default_account)
     alt = r.strings("altNames", lambda v, k: values.alt_name(v, k, source, zone))
     dns_raw = r.get("dns")
     alt_names = tuple(a for a in dict.fromkeys(alt) if a != fqdn)
@@ -223,6 +232,8 @@ def _domain(source: str, path: str, raw: object, ttl: int,
         caa=r.boolean("caa", False),
         verification_txt=_checked(r, "verificationTxt", values.verification_txt),
         allow_overwrite=r.boolean("allowOverwrite", False),
+        account=account,
+        service_accounts=service_accounts,
         **persist_config.domain_keys(r, acme, alt_names, certificate or "acme"),
     )
     r.finish()

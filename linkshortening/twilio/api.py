@@ -276,6 +276,18 @@ class LinkShorteningApi:
                               c.messaging.v1.linkshortening_messaging_service(
                                   domain_sid, messaging_service_sid).create()))
 
+    def messaging_service_visible(self, messaging_service_sid: str) -> bool:
+        """Does this account see the Messaging Service? Twilio answers another account's
+        service like a missing one (404), so False is either (lsctl:twilioAccounts)."""
+        try:
+            self._call("fetch Messaging Service",
+                       lambda c: c.messaging.v1.services(messaging_service_sid).fetch())
+        except TwilioApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
     def dissociate_messaging_service(self, domain_sid: str, messaging_service_sid: str) -> None:
         self._call("dissociate Messaging Service",
                    lambda c: c.messaging.v1.linkshortening_messaging_service(

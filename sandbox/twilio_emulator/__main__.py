@@ -28,11 +28,11 @@ def build(settings: Settings) -> tuple[EmulatorServer, EdgeServer | None]:
     store = Store()
     store.seed(settings.domains)
     ctx = Context(store, knobs, settings.dns, base_url(settings.port), roots)
-    credentials = {
+    ctx.accounts.add(settings.account_sid, {
         settings.account_sid: Path(settings.auth_token_file).read_text().strip(),
         settings.api_key_sid: Path(settings.api_secret_file).read_text().strip(),
-    }
-    app = App(ctx, credentials, FaultInjector(knobs))
+    })
+    app = App(ctx, FaultInjector(knobs))
     api = EmulatorServer(("127.0.0.1", settings.port),
                          tls_context(settings.tls_cert, settings.tls_key), app)
     edge = None

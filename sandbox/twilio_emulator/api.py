@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from cryptography import x509
 
 from sandbox.twilio_emulator import certcheck, dnscheck
+from sandbox.twilio_emulator.accounts import Accounts
 from sandbox.twilio_emulator.errors import (
     DOMAIN_MESSAGES,
     DOMAIN_SID_INVALID,
@@ -49,6 +50,7 @@ class Request:
     path: str
     params: dict[str, str]  # path parameters, by the names Twilio's paths give them
     form: dict[str, str]  # form-encoded body, first value of each field
+    account: str = ""  # the Account SID the request authenticated as
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class Context:
     dns: tuple[str, int]  # the authoritative server ValidateDns asks
     base_url: str  # this emulator's own URL, for the `url` members
     roots: list[x509.Certificate] = field(default_factory=list)  # trusted for uploads
+    accounts: Accounts = field(default_factory=Accounts)  # the Organization's accounts
 
 
 Handler = Callable[[Context, Request], Reply]
@@ -148,6 +151,7 @@ def _fetch_certificate(version: int) -> Handler:
             if domain.current is None and domain.validation is None and not domain.requesting:
                 raise no_certificate(req.path, ctx.knobs.no_certificate)
             return Reply(200, _certificate_body(ctx, domain, version))
+    fetch.__name__ = f"fetch_certificate_v{version}"  # its name in per-account counts
     return fetch
 
 
@@ -239,7 +243,7 @@ def update_config(ctx: Context, req: Request) -> Reply:
 
 
 def fetch_messaging_service_config(ctx: Context, req: Request) -> Reply:
-    service = req.params["MessagingServiceSid"]
+    service = _visible(ctx, req)
     with ctx.store.locked() as store:
         domain_sid = store.associations.get(service)
         if domain_sid is None:
@@ -271,12 +275,21 @@ def validate_dns(ctx: Context, req: Request) -> Reply:
                        "url": f"{ctx.base_url}/v1/LinkShortening/Domains/{sid}/ValidateDns"})
 
 
+def _visible(ctx: Context, req: Request) -> str:
+    """The request's Messaging Service, or Twilio's 404 when another account owns it
+    (sandbox.twilio_emulator.accounts: what is documented and what is assumed)."""
+    service = req.params["MessagingServiceSid"]
+    if not ctx.accounts.visible(service, req.account):
+        raise not_found(req.path)
+    return service
+
+
 def _association_body(domain_sid: str, service: str, url: str) -> Body:
     return {"domain_sid": domain_sid, "messaging_service_sid": service, "url": url}
 
 
 def associate(ctx: Context, req: Request) -> Reply:
-    sid, service = req.params["DomainSid"], req.params["MessagingServiceSid"]
+    sid, service = req.params["DomainSid"], _visible(ctx, req)
     with ctx.store.locked() as store:
         _domain(ctx, sid)
         other = store.associations.get(service)
@@ -288,7 +301,7 @@ def associate(ctx: Context, req: Request) -> Reply:
 
 
 def dissociate(ctx: Context, req: Request) -> Reply:
-    sid, service = req.params["DomainSid"], req.params["MessagingServiceSid"]
+    sid, service = req.params["DomainSid"], _visible(ctx, req)
     with ctx.store.locked() as store:
         _domain(ctx, sid)
         if store.associations.get(service) != sid:
@@ -298,12 +311,34 @@ def dissociate(ctx: Context, req: Request) -> Reply:
 
 
 def fetch_messaging_service_domain(ctx: Context, req: Request) -> Reply:
-    service = req.params["MessagingServiceSid"]
+    service = _visible(ctx, req)
     with ctx.store.locked() as store:
         sid = store.associations.get(service)
     if sid is None:
         raise not_found(req.path)
     return Reply(200, _association_body(sid, service, f"{ctx.base_url}{req.path}"))
+
+
+def fetch_service(ctx: Context, req: Request) -> Reply:
+    """GET /v1/Services/{Sid}: only what lsctl asks (is it this account's?), with the
+    properties of `messaging.v1.service` at the values a new service has."""
+    service = _visible(ctx, req)
+    now = iso(utcnow())
+    url = f"{ctx.base_url}/v1/Services/{service}"
+    return Reply(200, {
+        "sid": service, "account_sid": ctx.accounts.owners.get(service, req.account),
+        "friendly_name": service, "date_created": now, "date_updated": now,
+        "inbound_request_url": None, "inbound_method": "POST", "fallback_url": None,
+        "fallback_method": "POST", "status_callback": None, "sticky_sender": True,
+        "mms_converter": True, "smart_encoding": True, "scan_message_content": "inherit",
+        "fallback_to_long_code": True, "area_code_geomatch": True,
+        "synchronous_validation": False, "validity_period": 14400, "url": url,
+        "links": {name: f"{url}/{name.title().replace('_', '')}" for name in
+                  ("phone_numbers", "short_codes", "alpha_senders", "us_app_to_person",
+                   "us_app_to_person_usecases", "channel_senders", "destination_alpha_senders")},
+        "usecase": "undeclared", "us_app_to_person_registered": False,
+        "use_inbound_webhook_on_number": False,
+    })
 
 
 # --- routing ------------------------------------------------------------------------------
@@ -326,11 +361,21 @@ ROUTES: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
      {"GET": fetch_messaging_service_domain}),
     (re.compile(rf"/v1/LinkShortening/Domains/{_DN}/RequestManagedCert"),
      {"POST": request_managed_cert}),
+    (re.compile(r"/v1/Services/(?P<MessagingServiceSid>[^/]+)"), {"GET": fetch_service}),
 ]
 
 
-def dispatch(ctx: Context, method: str, path: str, form: dict[str, str]) -> Reply:
-    """Run the operation at `method path`, or raise Twilio's 404/405 answer."""
+def operation(method: str, path: str) -> str:
+    """The name of the operation at `method path` (per-account counts), or "unknown"."""
+    for pattern, handlers in ROUTES:
+        if pattern.fullmatch(path) and method in handlers:
+            return handlers[method].__name__
+    return "unknown"
+
+
+def dispatch(ctx: Context, method: str, path: str, form: dict[str, str],
+             account: str = "") -> Reply:
+    """Run the operation at `method path` as `account`, or raise Twilio's 404/405 answer."""
     for pattern, handlers in ROUTES:
         match = pattern.fullmatch(path)
         if match is None:
@@ -341,5 +386,5 @@ def dispatch(ctx: Context, method: str, path: str, form: dict[str, str]) -> Repl
         params = match.groupdict()
         if any(not SID_PATTERNS[k].fullmatch(v) for k, v in params.items()):
             raise not_found(path)
-        return handler(ctx, Request(method, path, params, form))
+        return handler(ctx, Request(method, path, params, form, account))
     raise not_found(path)

@@ -36,6 +36,20 @@ class EmulatorControl:
     def seed(self, domains: Mapping[str, str]) -> None:
         self.configure(domains=dict(domains))
 
+    def add_account(self, account_sid: str, *, auth_token: str | None = None,
+                    api_keys: Mapping[str, str] | None = None,
+                    messaging_services: tuple[str, ...] | list[str] = ()) -> None:
+        """One more account of the Organization, its logins and the Messaging Services it owns
+        (sandbox.twilio_emulator.accounts)."""
+        self.configure(accounts={account_sid: {
+            "auth_token": auth_token, "api_keys": dict(api_keys or {}),
+            "messaging_services": list(messaging_services)}})
+
+    def requests(self) -> dict[str, dict[str, int]]:
+        """Account SID -> operation name -> requests made as that account so far."""
+        counts: dict[str, dict[str, int]] = self.config()["requests"]
+        return counts
+
     def _call(self, method: str, body: dict[str, Any] | None) -> dict[str, Any]:
         secret = self._secret_file.read_text().strip()
         token = base64.b64encode(f"{self._username}:{secret}".encode()).decode()

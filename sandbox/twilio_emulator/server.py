@@ -10,7 +10,6 @@ import logging
 import socket
 import ssl
 import traceback
-from collections.abc import Mapping
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
@@ -18,7 +17,7 @@ from urllib.parse import parse_qs
 
 from cryptography import x509
 
-from sandbox.twilio_emulator.api import Context, Reply, dispatch
+from sandbox.twilio_emulator.api import Context, Reply, dispatch, operation
 from sandbox.twilio_emulator.errors import AUTHENTICATION, ApiError
 from sandbox.twilio_emulator.knobs import FaultInjector
 
@@ -32,10 +31,8 @@ log = logging.getLogger("twilio-emulator")
 class App:
     """Turns one HTTP request into one Reply; never raises."""
 
-    def __init__(self, ctx: Context, credentials: Mapping[str, str],
-                 faults: FaultInjector) -> None:
-        self.ctx = ctx
-        self._credentials = dict(credentials)  # username (Account SID or API key SID) -> secret
+    def __init__(self, ctx: Context, faults: FaultInjector) -> None:
+        self.ctx = ctx  # ctx.accounts: who may log in, as which account
         self.faults = faults
 
     def handle(self, method: str, target: str, headers: Message, body: bytes) -> Reply:
@@ -43,13 +40,14 @@ class App:
         if path == HEALTH:
             return Reply(200, {"ok": True})  # readiness polling; tells nothing about the account
         try:
-            self._authenticate(headers.get("Authorization"))
+            account = self._authenticate(headers.get("Authorization"))
             if path.startswith(CONTROL):
                 return self._control(method, path, body)
+            self.ctx.accounts.count(account, operation(method, path))
             fault = self.faults.fault()
             if fault is not None:
                 raise fault
-            return dispatch(self.ctx, method, path, _form(headers, body))
+            return dispatch(self.ctx, method, path, _form(headers, body), account)
         except ApiError as exc:
             return self._error(exc)
         except Exception:  # a bug here must still answer like Twilio, and be in the log
@@ -63,17 +61,19 @@ class App:
             return Reply(exc.status, exc.body(problem=True), exc.headers, PROBLEM_JSON)
         return Reply(exc.status, exc.body(), exc.headers)
 
-    def _authenticate(self, header: str | None) -> None:
+    def _authenticate(self, header: str | None) -> str:
+        """The Account SID the request's Basic credentials log in as, or Twilio's 401."""
         scheme, _, encoded = (header or "").partition(" ")
         try:
             username, _, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             username, secret = "", ""
-        expected = self._credentials.get(username)
-        if scheme.lower() != "basic" or expected is None or \
-                not hmac.compare_digest(secret.encode(), expected.encode()):
+        login = self.ctx.accounts.login(username)
+        if scheme.lower() != "basic" or login is None or \
+                not hmac.compare_digest(secret.encode(), login[0].encode()):
             raise ApiError(401, AUTHENTICATION, "Authenticate",
                            (("WWW-Authenticate", 'Basic realm="Twilio API"'),))
+        return login[1]
 
     def _control(self, method: str, path: str, body: bytes) -> Reply:
         """GET/POST /__emulator/config: knobs, seeded domains, extra trusted roots."""
@@ -91,6 +91,7 @@ class App:
             raise ValueError("the control body is a JSON object")
         domains = changes.pop("domains", {})
         roots = changes.pop("trust_roots", [])
+        self._add_accounts(changes.pop("accounts", {}))
         if not isinstance(domains, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in domains.items()):
             raise ValueError("domains maps DomainSid to domain name")
@@ -103,13 +104,30 @@ class App:
         with self.ctx.store.locked():
             self.ctx.roots.extend(c for c in parsed if c not in self.ctx.roots)
 
+    def _add_accounts(self, accounts: object) -> None:
+        """`accounts`: Account SID -> {auth_token, api_keys: {SK: secret}, messaging_services}."""
+        if not isinstance(accounts, dict):
+            raise ValueError("accounts maps Account SID to {auth_token, api_keys, "
+                             "messaging_services}")
+        for sid, spec in accounts.items():
+            if not isinstance(spec, dict):
+                raise ValueError(f"accounts.{sid} is an object")
+            logins = dict(spec.get("api_keys") or {})
+            if spec.get("auth_token"):
+                logins[sid] = spec["auth_token"]
+            services = spec.get("messaging_services") or []
+            if not all(isinstance(v, str) for v in (*logins, *logins.values(), *services)):
+                raise ValueError(f"accounts.{sid}: credentials and services are strings")
+            self.ctx.accounts.add(sid, logins, services)
+
     def _config(self) -> dict[str, object]:
         with self.ctx.store.locked() as store:
             domains = {sid: d.name for sid, d in store.domains.items()}
             roots = len(self.ctx.roots)
         with self.faults.lock:
             knobs = self.ctx.knobs.as_dict()
-        return {**knobs, "domains": domains, "trusted_roots": roots}
+        return {**knobs, "domains": domains, "trusted_roots": roots,
+                **self.ctx.accounts.report()}
 
 
 def _form(headers: Message, body: bytes) -> dict[str, str]:
