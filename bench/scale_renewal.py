@@ -17,7 +17,8 @@ reported against the target, never asserted. A run past --timeout is killed and 
 Run: .venv/bin/python -m bench.scale_renewal [--rows subdomains roots budget]
      [--domains 1000 1000 10000] [--profile DIR] [--timeout 900]
 --domains gives one count per row, in the order of --rows. --profile writes a cProfile of each
-lsctl process (DIR/<row>.prof) and prints its top functions by cumulative time.
+lsctl process, every thread (bench.thread_profile; DIR/<row>.prof) and prints its top functions
+by own time.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ import argparse
 import datetime as dt
 import io
 import json
+import os
 import pstats
 import random
+import resource
 import secrets
 import subprocess
 import sys
@@ -48,6 +51,7 @@ TARGETS = {"subdomains": 20.0, "roots": 20.0, "budget": 600.0}  # seconds (issue
 DEFAULT_COUNTS = {"subdomains": 1000, "roots": 1000, "budget": 10000}
 SUBDOMAIN_ZONE = "lsctl.test"
 BIND_LOAD_WAIT = 300.0  # seconds for named to load thousands of zones
+CPU_NOTES: list[str] = []  # where each run's CPU went, printed under the table
 
 
 @dataclass
@@ -97,6 +101,28 @@ def wait_for_zones(state: SandboxState, zones: Sequence[str]) -> None:
             time.sleep(0.2)  # polling readiness, not waiting out a guess
 
 
+def service_cpu(state: SandboxState) -> dict[str, float]:
+    """CPU seconds (user + system) each sandbox service has used so far, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for service in state.services:
+        try:
+            fields = Path(f"/proc/{service.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used[service.name] = (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
+def cpu_line(elapsed: float, lsctl: float, before: dict[str, float],
+             after: dict[str, float]) -> str:
+    """Where the run's CPU went: lsctl's process and each service, as seconds of wall."""
+    parts = [f"lsctl {lsctl:.1f}"] + [f"{name} {after[name] - before.get(name, 0.0):.1f}"
+                                      for name in sorted(after)]
+    return f"CPU s in {elapsed:.1f} s wall (2 cores = {2 * elapsed:.0f} CPU s): " + \
+        ", ".join(parts)
+
+
 def has_deadline_flag(env: dict[str, str]) -> bool:
     out = subprocess.run([str(BIN / "lsctl"), "renew", "--help"], env=env,
                          capture_output=True, text=True, check=False).stdout
@@ -143,9 +169,10 @@ def run_row(row: str, count: int, work: Path, timeout: float,
         if profile is not None:
             profile.mkdir(parents=True, exist_ok=True)
             prof = profile / f"{row}.prof"
-            argv = [sys.executable, "-m", "cProfile", "-o", str(prof), *argv]
+            argv = [sys.executable, "-m", "bench.thread_profile", str(prof), *argv]
         label = f"{row}: {count:,} domains" + (" (--deadline 600)" if "--deadline" in argv
                                                  else "")
+        cpu_before, children = service_cpu(state), resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         try:
             result = subprocess.run(argv, env=env, capture_output=True, text=True,
@@ -154,6 +181,11 @@ def run_row(row: str, count: int, work: Path, timeout: float,
             return ([label, f"> {timeout:.0f}", "-", f"killed after {timeout:.0f} s", "no"],
                     False, None)
         elapsed = time.perf_counter() - start
+        done = resource.getrusage(resource.RUSAGE_CHILDREN)
+        lsctl_cpu = (done.ru_utime - children.ru_utime) + (done.ru_stime - children.ru_stime)
+        note = cpu_line(elapsed, lsctl_cpu, cpu_before, service_cpu(state))
+        CPU_NOTES.append(f"{label}: {note}")
+        print(CPU_NOTES[-1], file=sys.stderr, flush=True)
     try:
         report = json.loads(result.stdout)
         outcomes = report["outcomes"]
@@ -176,7 +208,7 @@ def run_row(row: str, count: int, work: Path, timeout: float,
 
 def top(prof: str, lines: int = 25) -> str:
     out = io.StringIO()
-    pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(lines)
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(lines)
     return out.getvalue()
 
 
@@ -207,6 +239,8 @@ def main() -> int:
                 profiles.append((row, prof))
     print(f"### Renewal at fleet scale ({machine()})\n")
     print(table(["run", "wall s", "vs target", "statuses", "correct"], rows))
+    if CPU_NOTES:
+        print("\n" + "\n".join(f"- {note}" for note in CPU_NOTES))
     for row, prof in profiles:
         print(f"\ncProfile of lsctl, row {row} ({prof}):\n\n```\n{top(prof)}```")
     return 0 if ok else 1
