@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import ClassVar
 
 import dns.name
 import dns.rdata
@@ -17,7 +18,7 @@ import dns.update
 
 from acme_renewer.challenge import CHALLENGE_TTL, ChallengeRecord, Failure, by_name, by_zone
 from linkshortening.common.secrets import read_secret
-from linkshortening.dns.batches import split_rfc2136
+from linkshortening.dns.batches import MAX_UPDATE_SIZE, split_rfc2136
 from linkshortening.dns.rfc2136 import (
     DnsUpdateError,
     Endpoint,
@@ -35,6 +36,8 @@ SERVER_ENV = "LSCTL_RFC2136_SERVER"
 class Rfc2136Provider:
     server: Endpoint
     key: TsigKey
+    # Bytes per signed update; a class setting, so a test can force many batches per zone.
+    max_update_size: ClassVar[int] = MAX_UPDATE_SIZE
 
     @classmethod
     def from_settings(cls, settings: DnsSettings, source: str) -> Rfc2136Provider:
@@ -81,7 +84,8 @@ class Rfc2136Provider:
             items = [(name, dns.name.from_text(name), _txt(values))
                      for name, values in by_name(in_zone).items()]
             batches = split_rfc2136(partial(new_update, zone, self.key), items,
-                                    lambda update, item: change(update, item[1], item[2]))
+                                    lambda update, item: change(update, item[1], item[2]),
+                                    self.max_update_size)
             for update, batch in batches:
                 names = {name for name, _, _ in batch}
                 try:

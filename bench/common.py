@@ -40,11 +40,11 @@ def require(binary: str, package: str) -> str:
 @contextmanager
 def sandbox(directory: Path, pebble_env: Mapping[str, str] | None = None,
             twilio: Mapping[str, object] | None = None,
-            zones: tuple[str, ...] = ("lsctl.test",)) -> Iterator[SandboxState]:
+            zones: Sequence[str] = ("lsctl.test",)) -> Iterator[SandboxState]:
     # Pebble rejects 5% of nonces by default to exercise clients; the peers retry a rejected
     # nonce only once and would fail a long run at random, so the benchmarks turn it off.
     pebble = {"PEBBLE_WFE_NONCEREJECT": "0", **(pebble_env or {})}
-    options = SandboxOptions(zones=zones, pebble_env=pebble,
+    options = SandboxOptions(zones=tuple(zones), pebble_env=pebble,
                              twilio_faults=dict(twilio or {}))
     with running(directory, options) as state:
         yield state

@@ -43,10 +43,16 @@ def names(count: int) -> list[str]:
     return [f"r{i}x{tag}.lsctl.test" for i in range(count)]
 
 
-def write_stack(work: Path, sids: dict[str, str], interval: float = 0.2) -> Path:
-    """A sandbox stack of `sids` (DomainSid -> name, all in lsctl.test), its state beside it."""
-    entries = "".join(f"    - {{fqdn: {n}, zone: lsctl.test, domainSid: {s}}}\n"
-                      for s, n in sids.items())
+def write_stack(work: Path, sids: dict[str, str], interval: float = 0.2,
+                zones: dict[str, str] | None = None, acme_extra: str = "") -> Path:
+    """A sandbox stack of `sids` (DomainSid -> name), its state beside it.
+
+    `zones` maps a name to its zone (default lsctl.test); `acme_extra` is more lsctl:acme
+    settings, one `key: value` line each (e.g. a rateLimits budget)."""
+    zone_of = zones or {}
+    entries = "".join(f"    - {{fqdn: {n}, zone: {zone_of.get(n, 'lsctl.test')}, "
+                      f"domainSid: {s}}}\n" for s, n in sids.items())
+    extra = "".join(f"    {line}\n" for line in acme_extra.splitlines() if line.strip())
     stack = work / f"Pulumi.bench{secrets.token_hex(3)}.yaml"
     stack.write_text(textwrap.dedent(f"""\
         config:
@@ -54,9 +60,8 @@ def write_stack(work: Path, sids: dict[str, str], interval: float = 0.2) -> Path
             agreeTos: true
             propagationInterval: {interval}
             state: {{backend: directory, location: {work / stack.stem}}}
-          lsctl:dns: {{provider: rfc2136, tsigKeyName: lsctl-sandbox}}
-          lsctl:domains:
-        """) + entries)
+        """) + extra + "  lsctl:dns: {provider: rfc2136, tsigKeyName: lsctl-sandbox}\n"
+                      "  lsctl:domains:\n" + entries)
     return stack
 
 

@@ -25,6 +25,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("bench.cert_chain", []),
     ("bench.fleet_renewal", []),
     ("bench.fanout", []),
+    ("bench.scale_renewal", []),
 ]
 
 

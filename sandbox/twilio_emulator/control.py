@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import ssl
 import urllib.request
@@ -49,6 +50,10 @@ class EmulatorControl:
         """Account SID -> operation name -> requests made as that account so far."""
         counts: dict[str, dict[str, int]] = self.config()["requests"]
         return counts
+
+    def seed_certificates(self, expiries: Mapping[str, dt.datetime]) -> None:
+        """A live certificate (no PEM) expiring then for each seeded DomainSid."""
+        self.configure(certificates={sid: t.isoformat() for sid, t in expiries.items()})
 
     def _call(self, method: str, body: dict[str, Any] | None) -> dict[str, Any]:
         secret = self._secret_file.read_text().strip()

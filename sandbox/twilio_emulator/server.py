@@ -10,6 +10,7 @@ import logging
 import socket
 import ssl
 import traceback
+from datetime import datetime
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
@@ -90,6 +91,7 @@ class App:
         if not isinstance(changes, dict):
             raise ValueError("the control body is a JSON object")
         domains = changes.pop("domains", {})
+        certificates = changes.pop("certificates", {})
         roots = changes.pop("trust_roots", [])
         self._add_accounts(changes.pop("accounts", {}))
         if not isinstance(domains, dict) or not all(
@@ -97,10 +99,15 @@ class App:
             raise ValueError("domains maps DomainSid to domain name")
         if not isinstance(roots, list) or not all(isinstance(r, str) for r in roots):
             raise ValueError("trust_roots is a list of PEM certificates")
+        if not isinstance(certificates, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in certificates.items()):
+            raise ValueError("certificates maps DomainSid to an ISO 8601 expiry")
+        expiries = {sid: datetime.fromisoformat(v) for sid, v in certificates.items()}
         parsed = [x509.load_pem_x509_certificate(pem.encode()) for pem in roots]
         with self.faults.lock:
             self.ctx.knobs.update(changes)
         self.ctx.store.seed(domains)
+        self.ctx.store.seed_certificates(expiries)
         with self.ctx.store.locked():
             self.ctx.roots.extend(c for c in parsed if c not in self.ctx.roots)
 

@@ -111,3 +111,13 @@ class Store:
                 known = self.domains.get(sid)
                 if known is None or known.name != name:
                     self.domains[sid] = Domain(sid, name.rstrip(".").lower())
+
+    def seed_certificates(self, expiries: dict[str, datetime]) -> None:
+        """Give seeded domains a current certificate expiring then, uploaded outside lsctl
+        and served by nobody (the edge has no PEM for it): benchmarks set urgency with it."""
+        with self._lock:
+            for sid, not_after in expiries.items():
+                domain = self.domains.get(sid)
+                if domain is None:
+                    raise ValueError(f"certificates: {sid} is not a seeded domain")
+                domain.current = Certificate(new_sid("CW"), not_after)
