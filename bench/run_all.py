@@ -24,6 +24,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("bench.writes_per_year", []),
     ("bench.cert_chain", []),
     ("bench.fleet_renewal", []),
+    ("bench.scale", []),
 ]
 
 
