@@ -26,6 +26,7 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("bench.fleet_renewal", []),
     ("bench.fanout", []),
     ("bench.scale_renewal", []),
+    ("bench.scale", []),
 ]
 
 

@@ -1,5 +1,6 @@
 """The Twilio probe: ValidateDns, the certificate, the domain config and the Messaging Service
-associations of every domain, asked from a pool of threads (each has its own HTTP client)."""
+associations of every domain, asked from a pool of threads (each its own SDK client, all
+sending through the API's one pooled session)."""
 
 from __future__ import annotations
 

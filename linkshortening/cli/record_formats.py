@@ -6,6 +6,7 @@ CAA), trailing dots and TTLs are exactly what BIND and nsupdate read.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -63,10 +64,13 @@ def table_caption(records: tuple[ManagedRecord, ...]) -> str:
 
 
 def _zones(records: tuple[ManagedRecord, ...]) -> Iterator[tuple[str, dns.zone.Zone]]:
-    for zone_name in dict.fromkeys(r.zone for r in records):
+    by_zone: dict[str, list[ManagedRecord]] = {}
+    for record in records:  # one pass (a pass per zone was quadratic: 12 s at 10,000)
+        by_zone.setdefault(record.zone, []).append(record)
+    for zone_name, zone_records in by_zone.items():
         origin = dns.name.from_text(zone_name)
         zone = dns.zone.Zone(origin, relativize=False)
-        for r in (r for r in records if r.zone == zone_name):
+        for r in zone_records:
             rdataset = zone.find_rdataset(dns.name.from_text(r.name), r.type, create=True)
             rdataset.update_ttl(r.ttl)
             for value in r.values:
@@ -74,6 +78,7 @@ def _zones(records: tuple[ManagedRecord, ...]) -> Iterator[tuple[str, dns.zone.Z
         yield origin.to_text(), zone
 
 
+@functools.lru_cache(maxsize=4096)  # Rdata is immutable; a fleet repeats Twilio's targets
 def _rdata(rdtype: str, value: str) -> dns.rdata.Rdata:
     if rdtype == "TXT":  # the value is the text itself, not presentation format
         return dns.rdtypes.ANY.TXT.TXT(dns.rdataclass.IN, dns.rdatatype.TXT, [value.encode()])

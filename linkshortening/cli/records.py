@@ -120,7 +120,7 @@ def _write(target: OutputTarget, records: tuple[ManagedRecord, ...], stack: str,
 
 
 def _table(records: tuple[ManagedRecord, ...], stack: str, source: str,
-           width: int | None = None) -> Table:
+           width: int | None = None, first_row_only: bool = False) -> Table:
     """Within `width`, names and values keep their full length when they fit side by side;
     past that they fold onto the next line. Never "…": the values are what people copy."""
     from rich.table import Table
@@ -136,21 +136,59 @@ def _table(records: tuple[ManagedRecord, ...], stack: str, source: str,
                   caption=table_caption(records) or None)
     for column, size in zip(columns, longest, strict=True):
         table.add_column(column, overflow="fold", min_width=size if fits else None)
-    for row in rows:
+    for row in rows[:1] if first_row_only else rows:  # the frame alone: see _plain_table
         table.add_row(*row)
     return table
 
 
 def _plain_table(records: tuple[ManagedRecord, ...], stack: str, source: str) -> str:
-    """The table for a file or a pipe: as wide as its widest row, so nothing wraps."""
+    """The table for a file or a pipe: as wide as its widest row, so nothing wraps.
+
+    Rich lays out every cell of every row (5 s at 10,000 domains); the column widths are
+    fixed by `_table` (each column's longest line), so rich draws only the frame (title,
+    header, borders, caption) around the first row and the other rows are written the way
+    rich writes them: `│ ` cell padded to its column ` │`. Cells rich would read differently
+    (markup, emoji codes, wide or control characters) leave the whole table to rich."""
+    from linkshortening.cli.record_formats import table_rows
+
+    rows = table_rows(records)
+    table = _table(records, stack, source)
+    width = _natural_width(table)
+    if len(rows) > 1 and all(_plain_cell(cell) for row in rows for cell in row):
+        sizes = [max(len(line) for row in rows for line in row[i].split("\n"))
+                 for i in range(4)]
+        framed = _rich_text(_table(records, stack, source, first_row_only=True), width)
+        first = "".join(_row_lines(rows[0], sizes))
+        if framed.count(first) == 1:
+            body = "".join(line for row in rows for line in _row_lines(row, sizes))
+            return framed.replace(first, body)
+    return _rich_text(table, width)
+
+
+def _rich_text(table: Table, width: int) -> str:
+    """What rich itself prints for `table`, without colour (the reference the fast path
+    matches, tests/test_records_cli.py)."""
     import io
 
     from rich.console import Console
 
-    table = _table(records, stack, source)
     buffer = io.StringIO()
-    Console(file=buffer, width=_natural_width(table), color_system=None).print(table)
+    Console(file=buffer, width=width, color_system=None).print(table)
     return buffer.getvalue()
+
+
+def _plain_cell(cell: str) -> bool:
+    """Printable ASCII without `[` (markup) or `:` (emoji codes): rich shows it as it is."""
+    return cell.isascii() and "[" not in cell and ":" not in cell and all(
+        line.isprintable() for line in cell.split("\n"))
+
+
+def _row_lines(row: tuple[str, ...], sizes: list[int]) -> list[str]:
+    cells = [cell.split("\n") for cell in row]
+    height = max(len(lines) for lines in cells)
+    return ["│" + "│".join(f" {(lines[i] if i < len(lines) else ''):<{size}} "
+                           for lines, size in zip(cells, sizes, strict=True)) + "│\n"
+            for i in range(height)]
 
 
 def _natural_width(table: Table) -> int:

@@ -75,11 +75,18 @@ def persist_managed(spec: DomainSpec, account: PersistAccount | None
 def caa_record(stack: Stack, zone: str) -> ManagedRecord | None:
     """CAA at the zone apex when any domain of the zone says `caa: true`, with the first such
     domain's TTL (as `pulumi up` declares it, once per zone)."""
-    asking = [d for d in stack.domains if d.zone == zone and d.caa]
-    if not asking:
-        return None
-    return ManagedRecord(asking[0].fqdn, zone, zone, "CAA", asking[0].ttl, LETS_ENCRYPT_CAA,
-                         "caa")
+    return _caa_records(stack).get(zone)
+
+
+def _caa_records(stack: Stack) -> dict[str, ManagedRecord]:
+    """Every zone's CAA record, from one pass over the stack (10,000 domains: a pass per
+    zone was quadratic, 7 s)."""
+    first: dict[str, DomainSpec] = {}
+    for spec in stack.domains:
+        if spec.caa:
+            first.setdefault(spec.zone, spec)
+    return {zone: ManagedRecord(spec.fqdn, zone, zone, "CAA", spec.ttl, LETS_ENCRYPT_CAA,
+                                "caa") for zone, spec in first.items()}
 
 
 def managed_records(stack: Stack, domains: tuple[DomainSpec, ...] | None = None
@@ -89,16 +96,20 @@ def managed_records(stack: Stack, domains: tuple[DomainSpec, ...] | None = None
     when another domain of the zone asked for it)."""
     chosen = stack.domains if domains is None else domains
     account = persist_account(stack) if uses_persist(stack) else None
+    by_zone: dict[str, list[DomainSpec]] = {}
+    for spec in chosen:  # grouped in one pass, zones in first-seen order
+        by_zone.setdefault(spec.zone, []).append(spec)
+    caa_records = _caa_records(stack)
     records: list[ManagedRecord] = []
-    for zone in dict.fromkeys(d.zone for d in chosen):
-        for spec in (d for d in chosen if d.zone == zone):
+    for zone, specs in by_zone.items():
+        for spec in specs:
             records += [ManagedRecord(spec.fqdn, zone, r.name, r.type, r.ttl, r.values, "target")
                         for r in desired_records(spec, stack.targets)]
             verification = verification_record(spec)
             if verification is not None:
                 records.append(verification)
             records += persist_managed(spec, account)
-        caa = caa_record(stack, zone)
+        caa = caa_records.get(zone)
         if caa is not None:
             records.append(caa)
     return tuple(records)
