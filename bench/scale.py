@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -56,7 +58,31 @@ def write_stack(work: Path, domains: list[tuple[str, str, str]]) -> Path:
     return stack
 
 
-def seconds(argv: list[str], env: dict[str, str] | None, ok: tuple[int, ...] = (0,)) -> float:
+# Set by --profile DIR: each lsctl run goes under cProfile, one DIR/<label>.prof per command.
+PROFILE_DIR: Path | None = None
+
+
+def profiled(label: str, argv: list[str]) -> list[str]:
+    if PROFILE_DIR is None:
+        return argv
+    out = PROFILE_DIR / (label.split(" (")[0].replace(" ", "_").strip("-") + ".prof")
+    return [sys.executable, "-m", "cProfile", "-o", str(out), *argv]
+
+
+def child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_cpu(pid: int) -> float:
+    """User+system CPU seconds of a running process (a sandbox service), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def seconds(argv: list[str], env: dict[str, str] | None, ok: tuple[int, ...] = (0,),
+            label: str = "") -> float:
+    argv = profiled(label, argv) if label else argv
     start = time.perf_counter()
     result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
@@ -72,10 +98,10 @@ def records_rows(stack: Path, count: int) -> list[dict[str, object]]:
     return [
         row("records (table)", count, seconds(
             [lsctl, "records", "--stack", str(stack), "--format", "table", "--output",
-             str(out.with_suffix(".txt"))], None)),
+             str(out.with_suffix(".txt"))], None, label="records (table)")),
         row("records (json)", count, seconds(
             [lsctl, "records", "--stack", str(stack), "--json", "--output",
-             str(out.with_suffix(".json"))], None)),
+             str(out.with_suffix(".json"))], None, label="records (json)")),
     ]
 
 
@@ -87,13 +113,24 @@ def sandbox_rows(work: Path, stack: Path, domains: list[tuple[str, str, str]]
         emulator(state).seed({sid: fqdn for sid, fqdn, _ in domains})
         env = sandbox_env(state)
         count = len(domains)
-        return [
-            row("renew --dry-run", count, seconds(
-                [lsctl, "renew", "--stack", str(stack), "--dry-run", "--json"], env, (0, 1))),
-            # Findings are expected (no records published, no certificates): exit 1.
-            row("drift (all probes)", count, seconds(
-                [lsctl, "drift", "--stack", str(stack), "--format", "json"], env, (0, 1))),
-        ]
+        services = {s.name: s.pid for s in state.services}
+        runs = [("renew --dry-run", [lsctl, "renew", "--stack", str(stack), "--dry-run",
+                                     "--json"]),
+                # Findings are expected (no records published, no certificates): exit 1.
+                ("drift (all probes)", [lsctl, "drift", "--stack", str(stack), "--format",
+                                        "json"])]
+        rows = []
+        for what, argv in runs:
+            # CPU of lsctl and of each sandbox service during the run: the emulator is not
+            # lsctl, and a slow emulator is a floor lsctl cannot go under.
+            before = {name: process_cpu(pid) for name, pid in services.items()}
+            own = child_cpu()
+            took = seconds(argv, env, (0, 1), label=what)
+            cpu = {name: round(process_cpu(pid) - before[name], 2)
+                   for name, pid in services.items()}
+            rows.append({**row(what, count, took), "lsctl cpu": round(child_cpu() - own, 2),
+                         "service cpu": cpu})
+        return rows
 
 
 def row(what: str, count: int, took: float) -> dict[str, object]:
@@ -106,6 +143,10 @@ def row(what: str, count: int, took: float) -> dict[str, object]:
 
 
 
+def _services(cpu: object) -> str:
+    return ", ".join(f"{k} {v}" for k, v in cpu.items()) if isinstance(cpu, dict) else "-"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -113,7 +154,13 @@ def main() -> int:
     parser.add_argument("--records-only", action="store_true",
                         help="skip the sandbox (renew --dry-run, drift)")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="run each lsctl command under cProfile, writing DIR/<command>.prof")
     args = parser.parse_args()
+    global PROFILE_DIR
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+        PROFILE_DIR = args.profile
     rows: list[dict[str, object]] = []
     for count in args.domains:
         with tempfile.TemporaryDirectory(prefix="lsctl-scale-") as tmp:
@@ -127,9 +174,11 @@ def main() -> int:
         return 0
     print(f"### Fleet scale: read commands ({machine()})\n")
     print("Targets: issue 14's, for 10,000 domains; ratio = now/target (< 1 meets it).\n")
-    print(table(["command", "domains", "s", "target s", "ratio"],
+    print(table(["command", "domains", "s", "target s", "ratio", "lsctl cpu s",
+                 "sandbox cpu s"],
                 [[r["command"], f"{r['domains']:,}", r["seconds"], r["target"] or "-",
-                  r["ratio"] or "-"] for r in rows]))
+                  r["ratio"] or "-", r.get("lsctl cpu", "-"),
+                  _services(r.get("service cpu"))] for r in rows]))
     return 0
 
 

@@ -156,6 +156,18 @@ def test_json_alias_and_format_json_agree(tmp_path: Path) -> None:
                      "purpose": "target"}
 
 
+def test_json_is_byte_for_byte_what_asdict_gave(tmp_path: Path) -> None:
+    """render_json builds shallow dicts for speed; the text must stay what dataclasses.asdict
+    produced (field order, tuples as lists, indentation)."""
+    from dataclasses import asdict
+
+    from linkshortening.cli.record_formats import render_json
+    from linkshortening.stack.load import load_stack_file
+    found = managed_records(load_stack_file(stack_file(tmp_path)))
+    assert len({r.type for r in found}) > 1
+    assert render_json(found) == json.dumps([asdict(r) for r in found], indent=2) + "\n"
+
+
 def test_output_files_take_the_format_of_their_extension(tmp_path: Path) -> None:
     stack = str(stack_file(tmp_path))
     result = records("--stack", stack, "--output", str(tmp_path / "r.zone"),

@@ -335,6 +335,10 @@ def test_validate_dns_asks_the_sandbox_bind(sandbox: SandboxState, emulator: Emu
         f"cname{tag}": ([("CNAME", ("lsct.ashburn.us1.twilio.com.",))], True, None),
         f"wrong{tag}": ([("CNAME", ("elsewhere.example.com.",))], False, "elsewhere.example.com"),
         f"none{tag}": ([], False, "neither a CNAME"),
+        # BIND follows an in-zone CNAME and answers the target's A records too: the verdict
+        # is about the name's own CNAME, not the addresses it leads to.
+        f"chain{tag}": ([("CNAME", (f"root{tag}.lsctl.test.",))], False,
+                        f"points to root{tag}.lsctl.test,"),
     }
     for label, (records, valid, reason) in cases.items():
         name = f"{label}.lsctl.test"

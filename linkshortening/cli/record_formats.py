@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import fields
 
 import dns.name
 import dns.rdata
@@ -21,9 +21,15 @@ import dns.zone
 
 from linkshortening.stack.managed_records import PURPOSES, ManagedRecord
 
+_FIELDS = tuple(f.name for f in fields(ManagedRecord))
+
 
 def render_json(records: tuple[ManagedRecord, ...]) -> str:
-    return json.dumps([asdict(r) for r in records], indent=2) + "\n"
+    # Every field is a str, an int or a tuple of str (JSON writes a tuple as a list), so a
+    # shallow dict gives asdict's output without its recursive deep copy (~1/3 of the
+    # command's time at 10,000 domains).
+    return json.dumps([{name: getattr(r, name) for name in _FIELDS} for r in records],
+                      indent=2) + "\n"
 
 
 def render_zone(records: tuple[ManagedRecord, ...], stack: str) -> str:
