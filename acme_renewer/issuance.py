@@ -106,7 +106,7 @@ class AcmeSession:
         verify: bool | str = self.account.ca_bundle or True
         alg = ES256 if isinstance(self.account.key, JWKEC) else RS256
         return ResilientNetwork(self.account.key, account=regr, alg=alg, user_agent=USER_AGENT,
-                                verify_ssl=verify)
+                                verify_ssl=verify, server=self.account.directory_url)
 
     def register(self, agree_tos: bool, eab: tuple[str, str] | None = None) -> str:
         """Create (or find) the account; return its URL."""
