@@ -332,3 +332,42 @@ def test_no_output_anywhere_holds_the_auth_token(
     assert "Retry" in loud_logs.text or "retry" in loud_logs.text  # the logs did run
     for text in texts:
         assert token not in text and secret not in text
+
+
+def test_threads_share_one_connection_pool(emulator: EmulatorControl) -> None:
+    """Issue 14: each thread used to open its own session and TCP connection; reads from
+    one thread after another now reuse the client's pooled connection."""
+    ports: list[int] = []
+
+    def local_port(response: requests.Response) -> None:
+        # Hooks run before the body is read: the connection is still attached.
+        connection = response.raw.connection
+        assert connection is not None and connection.sock is not None
+        ports.append(connection.sock.getsockname()[1])
+
+    api = LinkShorteningApi.from_env(response_hooks=[local_port])
+    sid, _ = new_domain(emulator)
+    api.fetch_config(sid)
+    for _ in range(4):  # a fresh thread each time, one after the other
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(api.fetch_config, sid).result()
+    assert len(ports) == 5 and len(set(ports)) == 1
+
+
+def test_no_per_request_environment_lookup(api: LinkShorteningApi, emulator: EmulatorControl,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a proxy, requests' merge_environment_settings (env, proxies, netrc on every
+    request) is not consulted: the session does not trust the environment."""
+    sid, _ = new_domain(emulator)
+    api.fetch_config(sid)  # the session resolves the proxy for Twilio's host once, here
+    lookups: list[str] = []
+    original = requests.utils.get_environ_proxies
+
+    def counting(url: str, no_proxy: str | None = None) -> dict[str, str]:
+        lookups.append(url)
+        return original(url, no_proxy)
+
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies", counting)
+    for _ in range(3):
+        api.fetch_config(sid)
+    assert lookups == []
