@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from acme import client
 
 from acme_renewer.acme_network import ResilientNetwork
 from acme_renewer.issuance import AcmeSession, Issue, issue_all
-from linkshortening.common.https import server_session
+from linkshortening.common.https import HttpsSetupError, ca_bundle, server_session
 from sandbox.lifecycle import SandboxState
 from tests.test_issuance import provider, session  # noqa: F401  (the fixture)
 
@@ -64,3 +65,15 @@ def test_proxy_is_resolved_from_the_environment_once(monkeypatch: pytest.MonkeyP
     assert server_session("https://acme.example/dir", None).proxies["https"] == \
         "http://proxy.example:3128"
     assert "https" not in server_session("https://ca.internal.example/dir", None).proxies
+
+
+def test_a_bundle_that_is_not_pem_is_named_before_any_request(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trust is loaded up front now, so a bundle without certificates is the rule's
+    one-line setup error naming the variable (was requests' SSLError at the first request)."""
+    bad = tmp_path / "bundle.pem"
+    bad.write_text("not a certificate\n")
+    monkeypatch.setenv("LSCTL_ACME_CA_BUNDLE", str(bad))
+    with pytest.raises(HttpsSetupError, match=r"^LSCTL_ACME_CA_BUNDLE=.* holds no PEM CA "
+                                              r"certificate\. Fix: point it at a PEM"):
+        ca_bundle("LSCTL_ACME_CA_BUNDLE")

@@ -49,8 +49,22 @@ def ca_bundle(client_env: str) -> str | None:
             if not Path(value).is_file():
                 raise HttpsSetupError(f"{name}={value} is not a file. Fix: point it at a PEM "
                                       f"CA bundle, or unset {name}")
+            try:
+                trust_context(value)  # here, naming the variable, not at the first request
+            except HttpsSetupError:
+                raise HttpsSetupError(f"{name}={value} holds no PEM CA certificate. Fix: "
+                                      f"point it at a PEM CA bundle, or unset {name}") from None
             return value
     return None
+
+
+def trust_context(bundle: str | None) -> ssl.SSLContext:
+    """A verifying SSLContext trusting `bundle` (None: requests' default bundle, certifi's)."""
+    try:
+        return ssl.create_default_context(cafile=bundle or requests.utils.DEFAULT_CA_BUNDLE_PATH)
+    except ssl.SSLError:  # not PEM, or no certificate in it
+        raise HttpsSetupError(f"{bundle} holds no PEM CA certificate. Fix: point lsctl at "
+                              f"a PEM CA bundle") from None
 
 
 class PinnedTrustAdapter(HTTPAdapter):
@@ -60,8 +74,7 @@ class PinnedTrustAdapter(HTTPAdapter):
     cert_verify) and urllib3 loads it into a fresh context for each new connection."""
 
     def __init__(self, bundle: str | None, **kwargs: Any) -> None:
-        self._context = ssl.create_default_context(
-            cafile=bundle or requests.utils.DEFAULT_CA_BUNDLE_PATH)
+        self._context = trust_context(bundle)
         super().__init__(**kwargs)
 
     def build_connection_pool_key_attributes(
