@@ -249,7 +249,7 @@ def _finish_interrupted(context: _Context, stored: StoredAccount) -> StoredAccou
         return stored
     key = JWK.load(pending)
     net = ResilientNetwork(key, alg=algorithm(key), user_agent=USER_AGENT,
-                           verify_ssl=context.ca.ca_bundle or True)
+                           verify_ssl=context.ca.ca_bundle or True, server=context.ca.directory)
     lookup = client.ClientV2(client.ClientV2.get_directory(context.ca.directory, net), net)
     try:
         # onlyReturnExisting: the CA names the account this key belongs to, registering none.

@@ -20,6 +20,7 @@ import requests
 from acme import client, messages
 
 from linkshortening.common.deadline import Deadline
+from linkshortening.common.https import server_session
 
 BAD_NONCE_RETRIES = 20
 RETRY_AFTER_RETRIES = 3
@@ -37,12 +38,21 @@ def no_deadline() -> Deadline:
 
 
 class ResilientNetwork(client.ClientNetwork):
-    """ClientNetwork that retries badNonce and honours Retry-After on 429/503."""
+    """ClientNetwork that retries badNonce and honours Retry-After on 429/503.
 
-    def __init__(self, *args: Any, sleep: Any = time.sleep,
+    `server` (the directory URL) gives the session its proxy once and pins the trust that
+    `verify_ssl` names (a bundle path, or True for requests' default): one renewal run sends
+    thousands of signed requests, and requests would read the environment on each.
+
+    `deadline`: the run's, read at each request (the session learns it once open)."""
+
+    def __init__(self, *args: Any, server: str, sleep: Any = time.sleep,
                  deadline: Callable[[], Deadline] = no_deadline, **kwargs: Any) -> None:
-        """`deadline`: the run's, read at each request (the session learns it once open)."""
         super().__init__(*args, **kwargs)
+        if self.verify_ssl is not False:  # False (never set by lsctl) keeps requests' way
+            self.session.close()
+            bundle = self.verify_ssl if isinstance(self.verify_ssl, str) else None
+            self.session = server_session(server, bundle)
         self._sleep = sleep
         self._deadline = deadline
         self._last_wait: float | None = None  # Retry-After of the last 429/503, if any

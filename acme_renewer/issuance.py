@@ -109,7 +109,8 @@ class AcmeSession:
         verify: bool | str = self.account.ca_bundle or True
         alg = ES256 if isinstance(self.account.key, JWKEC) else RS256
         return ResilientNetwork(self.account.key, account=regr, alg=alg, user_agent=USER_AGENT,
-                                verify_ssl=verify, deadline=lambda: self.deadline)
+                                verify_ssl=verify, server=self.account.directory_url,
+                                deadline=lambda: self.deadline)
 
     def register(self, agree_tos: bool, eab: tuple[str, str] | None = None) -> str:
         """Create (or find) the account; return its URL."""

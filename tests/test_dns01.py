@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
+import dns.resolver
 import pytest
 
 from acme_renewer.challenge import ChallengeRecord, Failure, challenge_name, locate
@@ -162,3 +164,27 @@ def test_propagation_of_many_records_in_one_batch_names_exactly_the_missing(
         assert set(timeout.value.missing) == set(absent)
     finally:
         assert provider.cleanup(published) == []
+
+
+def test_one_resolver_shared_by_every_challenge_and_thread(
+        sandbox_env: SandboxState, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Locating many challenges from several threads builds no resolver per challenge, and
+    the shared one answers each thread correctly (a CNAME-delegated name among plain ones)."""
+    sandbox = sandbox_env
+    delegated, target = unique("d") + ".lsctl.test", unique("t") + ".lsctl.test"
+    replace_rrset(sandbox.dns, "lsctl.test", challenge_name(delegated) + ".", "CNAME", 60,
+                  (target,), sandbox.tsig_key())
+    built: list[bool] = []
+    original = dns.resolver.Resolver.__init__
+
+    def counting(self: dns.resolver.Resolver, *args: Any, **kwargs: Any) -> None:
+        built.append(True)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(dns.resolver.Resolver, "__init__", counting)
+    names = [delegated] + [unique("p") + ".lsctl.test" for _ in range(19)]
+    with ThreadPoolExecutor(4) as pool:
+        located = list(pool.map(lambda name: locate(name, "v", "lsctl.test"), names))
+    assert located[0].name == target and located[0].zone == "lsctl.test"
+    assert [r.name for r in located[1:]] == [challenge_name(n) for n in names[1:]]
+    assert len(built) <= 1  # the first lookup under this setting may build it

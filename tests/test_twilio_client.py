@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import secrets
 import subprocess
 import time
@@ -371,3 +372,27 @@ def test_no_per_request_environment_lookup(api: LinkShorteningApi, emulator: Emu
     for _ in range(3):
         api.fetch_config(sid)
     assert lookups == []
+
+
+def test_no_per_request_bundle_check(api: LinkShorteningApi, emulator: EmulatorControl,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CA bundle is loaded into one SSLContext with the session, not looked up on disk
+    (requests' pool key and cert_verify) for every request."""
+    sid, _ = new_domain(emulator)
+    api.fetch_config(sid)
+    bundle = api.settings.ca_bundle
+    assert bundle is not None
+    checks: list[str] = []
+
+    def counting(check: Any) -> Any:
+        def wrapped(path: Any) -> bool:
+            if str(path) == bundle:
+                checks.append(str(path))
+            return bool(check(path))
+        return wrapped
+
+    monkeypatch.setattr(os.path, "isdir", counting(os.path.isdir))
+    monkeypatch.setattr(os.path, "exists", counting(os.path.exists))
+    for _ in range(3):
+        api.fetch_config(sid)
+    assert checks == []

@@ -7,6 +7,7 @@ on a free port) and production (port 53) run the same code.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 
@@ -41,9 +42,18 @@ class Answer:
 
 
 def resolver() -> dns.resolver.Resolver:
-    """The configured resolver: $LSCTL_DNS_RESOLVER, else the system's."""
-    configured = os.environ.get(RESOLVER_ENV)
-    if not configured:
+    """The configured resolver: $LSCTL_DNS_RESOLVER, else the system's.
+
+    One per setting, shared by every caller and thread: building one reads /etc/resolv.conf
+    (or parses the setting), once per challenge at fleet scale otherwise. Sharing is safe
+    because `resolve` keeps a query's state in its own _Resolution and only reads the
+    resolver; callers must not change the returned resolver's settings."""
+    return _resolver_for(os.environ.get(RESOLVER_ENV) or None)
+
+
+@functools.cache
+def _resolver_for(configured: str | None) -> dns.resolver.Resolver:
+    if configured is None:
         return dns.resolver.Resolver()
     endpoint = Endpoint.parse(configured)
     res = dns.resolver.Resolver(configure=False)

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 import requests
-from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import (
     TwilioException,
     TwilioRestException,
@@ -34,7 +33,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from linkshortening.common.deadline import Clock, Deadline
-from linkshortening.common.https import HttpsSetupError, https_override
+from linkshortening.common.https import HttpsSetupError, https_override, server_session
 from linkshortening.common.https import ca_bundle as https_ca_bundle
 from linkshortening.common.progress import OnWait, WaitProgress
 from linkshortening.common.retry import RetryPolicy, call_with_retries
@@ -120,21 +119,6 @@ class TwilioSettings:
             raise TwilioSetupError(str(exc)) from None
         return cls(credentials or TwilioCredentials.from_env(), base_url, ca_bundle,
                    **overrides)
-
-
-class _VerifyingAdapter(HTTPAdapter):
-    """Verifies TLS against the bundle `TwilioSettings` chose by lsctl's rule, so requests'
-    own environment lookup (CURL_CA_BUNDLE, ...) never adds a second one."""
-
-    def __init__(self, ca_bundle: str | None) -> None:
-        super().__init__(pool_connections=1, pool_maxsize=POOL_SIZE)  # one host
-        self._ca_bundle = ca_bundle
-
-    def send(self, request: requests.PreparedRequest, stream: bool = False,
-             timeout: Any = None, verify: bool | str = True, cert: Any = None,
-             proxies: Any = None) -> requests.Response:
-        return super().send(request, stream=stream, timeout=timeout,
-                            verify=self._ca_bundle or True, cert=cert, proxies=proxies)
 
 
 class _HttpClient(TwilioHttpClient):  # type: ignore[misc]
@@ -400,21 +384,13 @@ class LinkShorteningApi:
         return cached
 
     def _shared_session(self) -> requests.Session:
-        """The one session every thread's SDK client sends through.
-
-        The SDK calls requests' `merge_environment_settings` on every request, which (with
-        `trust_env`) reads the proxy variables, no_proxy and ~/.netrc each time: ~1 ms of CPU
-        a request under the GIL at 10,000 domains. The proxy for Twilio's host is resolved
-        once here instead and the session stops trusting the environment; TLS verification
-        is the adapter's (lsctl's bundle rule) and the SDK always sends its own auth, so the
-        environment has nothing else to add."""
+        """The one session every thread's SDK client sends through, reading the
+        environment once (server_session: the SDK would merge it on every request)."""
         with self._session_lock:
             if self._session is None:
-                session = requests.Session()
-                session.proxies = requests.utils.get_environ_proxies(self._host())
-                session.trust_env = False
-                session.mount("https://", _VerifyingAdapter(self.settings.ca_bundle))
-                self._session = session
+                self._session = server_session(self._host(), self.settings.ca_bundle,
+                                               pool_connections=1,  # one host
+                                               pool_maxsize=POOL_SIZE)
             return self._session
 
     def _call(self, what: str, operation: Callable[[Client], T], *,
