@@ -18,6 +18,7 @@ from sandbox.lifecycle import SandboxState
 from sandbox.twilio_emulator.control import EmulatorControl
 from tests.asl import ExecutionFailed, Interpreter, validate
 from tests.fanout_stack import fanout_stack
+from tests.test_lambda import lambda_environment
 
 FUNCTIONS = Functions(*(f"arn:aws:lambda:us-east-1:123456789012:function:lsctl-{n}"
                         for n in ("plan", "shard", "report")))
@@ -58,19 +59,7 @@ def lambda_env(sandbox: SandboxState, emulator: EmulatorControl, twilio_env: Non
     """As in Lambda: only the secret IDs in the environment (see test_lambda.py)."""
     tag = uuid.uuid4().hex[:6]
     stack, zones = fanout_stack(tmp_path / "Pulumi.fan.yaml", tmp_path / "state", emulator)
-    secrets = boto3.client("secretsmanager")
-    twilio_id, tsig_id = f"lsctl/{tag}/twilio", f"lsctl/{tag}/tsig"
-    secrets.create_secret(Name=twilio_id, SecretString=json.dumps(
-        {"account_sid": sandbox.twilio_account_sid,
-         "auth_token": sandbox.twilio_auth_token_file.read_text().strip()}))
-    secrets.create_secret(Name=tsig_id, SecretString=sandbox.tsig_secret_file.read_text())
-    for variable in ("TWILIO_AUTH_TOKEN", "LSCTL_TSIG_SECRET_FILE", "LSCTL_TSIG_SECRET"):
-        monkeypatch.setenv(variable, "")
-        monkeypatch.delenv(variable)
-    monkeypatch.setenv("LSCTL_TWILIO_SECRET_ID", twilio_id)
-    monkeypatch.setenv("LSCTL_TSIG_SECRET_ID", tsig_id)
-    monkeypatch.setenv("LSCTL_STACK_FILE", str(stack))
-    monkeypatch.setenv("LSCTL_METRIC_NAMESPACE", f"lsctl-{tag}")
+    lambda_environment(sandbox, monkeypatch, tag, stack)
     monkeypatch.setenv("LSCTL_PER_DOMAIN_SECONDS", "1")
     monkeypatch.setenv("LSCTL_SHARD_SECONDS", "362")  # two domains a shard: two shards
     return {"zones": zones, "state": tmp_path / "state", "namespace": f"lsctl-{tag}"}

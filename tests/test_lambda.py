@@ -16,21 +16,17 @@ from tests.conftest import new_domain
 from tests.test_renew import write_stack
 
 
-def test_lambda_renews_with_secrets_from_secrets_manager(
-        sandbox: SandboxState, emulator: EmulatorControl, twilio_env: None, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    tag = uuid.uuid4().hex[:6]
-    sid, name = new_domain(emulator, f"lambda{tag}.lsctl.test")
-    stack = write_stack(tmp_path / "Pulumi.lambda.yaml", tmp_path / "state",
-                        [{"fqdn": name, "sid": sid}])
-    secrets = boto3.client("secretsmanager")  # moto, through AWS_ENDPOINT_URL
+def lambda_environment(sandbox: SandboxState, monkeypatch: pytest.MonkeyPatch, tag: str,
+                       stack: Path) -> None:
+    """Secrets in Secrets Manager (moto, through AWS_ENDPOINT_URL) and nothing but their IDs
+    in the environment, as in Lambda."""
+    secrets = boto3.client("secretsmanager")
     token = sandbox.twilio_auth_token_file.read_text().strip()
     twilio_id = f"lsctl/{tag}/twilio"
     secrets.create_secret(Name=twilio_id, SecretString=json.dumps(
         {"account_sid": sandbox.twilio_account_sid, "auth_token": token}))
     tsig_id = f"lsctl/{tag}/tsig"
     secrets.create_secret(Name=tsig_id, SecretString=sandbox.tsig_secret_file.read_text())
-    # Nothing but the secret IDs in the environment, as in Lambda.
     # setenv first, so that monkeypatch restores each afterwards: the handler sets them.
     for variable in ("TWILIO_AUTH_TOKEN", "LSCTL_TSIG_SECRET_FILE", "LSCTL_TSIG_SECRET"):
         monkeypatch.setenv(variable, "")
@@ -40,12 +36,22 @@ def test_lambda_renews_with_secrets_from_secrets_manager(
     monkeypatch.setenv("LSCTL_STACK_FILE", str(stack))
     monkeypatch.setenv("LSCTL_METRIC_NAMESPACE", f"lsctl-{tag}")
 
+
+def test_lambda_renews_with_secrets_from_secrets_manager(
+        sandbox: SandboxState, emulator: EmulatorControl, twilio_env: None, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    tag = uuid.uuid4().hex[:6]
+    sid, name = new_domain(emulator, f"lambda{tag}.lsctl.test")
+    stack = write_stack(tmp_path / "Pulumi.lambda.yaml", tmp_path / "state",
+                        [{"fqdn": name, "sid": sid}])
+    lambda_environment(sandbox, monkeypatch, tag, stack)
+
     result = lambda_handler({}, None)
     assert [(o["domain"], o["status"]) for o in result["outcomes"]] == [(name, "renewed")]
     metrics = boto3.client("cloudwatch").list_metrics(Namespace=f"lsctl-{tag}")["Metrics"]
     assert [m["MetricName"] for m in metrics] == ["DaysToExpiry"]
     output = capsys.readouterr()
-    assert token not in output.out + output.err
+    assert sandbox.twilio_auth_token_file.read_text().strip() not in output.out + output.err
     assert sandbox.tsig_secret_file.read_text().strip() not in output.out + output.err
 
 
